@@ -1,0 +1,125 @@
+"""Frozen settings of a sweep and of the plugin, validated where they are built (no torch, no pytest)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .sizes import parse_sizes, validate_sizes
+from .units import METRICS
+
+MODES: tuple[str, ...] = ("forward", "train")
+DEFAULT_SIZES: tuple[int, ...] = (256, 512, 1024, 2048)
+
+
+def validate_device(device: object) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:INDEX``."""
+    if isinstance(device, str):
+        name = device.strip().lower()
+        if name in ("auto", "cpu", "cuda"):
+            return name
+        if name.startswith("cuda:") and name[5:].isdigit():
+            return name
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:INDEX', got {device!r}")
+
+
+def validate_metrics(metrics: object) -> tuple[str, ...]:
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if not isinstance(metrics, Sequence) or not metrics:
+        raise ValueError(f"metrics must be a non-empty list drawn from {list(METRICS)}, got {metrics!r}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {list(METRICS)}")
+    return tuple(dict.fromkeys(metrics))  # keep order, drop repeats
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _positive_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What one sweep measures and how. ``dtype`` is a ``torch.dtype``; ``None`` means float32."""
+
+    sizes: tuple[int, ...]
+    metrics: tuple[str, ...] = METRICS
+    device: str = "auto"
+    mode: str = "forward"
+    dtype: Any = None
+    batch: int = 1
+    heads: int = 8
+    head_dim: int = 64
+    threads: int = 1
+    time_budget: float = 3.0
+    min_rounds: int = 5
+    max_rounds: int = 25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", validate_sizes(self.sizes))
+        object.__setattr__(self, "metrics", validate_metrics(self.metrics))
+        object.__setattr__(self, "device", validate_device(self.device))
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        for name in ("batch", "heads", "head_dim", "threads", "min_rounds", "max_rounds"):
+            _positive_int(name, getattr(self, name))
+        if self.max_rounds < self.min_rounds:
+            raise ValueError(f"max_rounds ({self.max_rounds}) must be >= min_rounds ({self.min_rounds})")
+        _positive_float("time_budget", self.time_budget)
+
+
+class _PytestConfigLike(Protocol):
+    def getoption(self, name: str) -> Any: ...
+
+    def getini(self, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PluginOptions:
+    """Session-wide settings from the command line, falling back to the ini file of the same name."""
+
+    report: bool = False
+    json_path: str | None = None
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    device: str = "auto"
+    threads: int = 1
+    time_budget: float = 3.0
+
+    @classmethod
+    def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
+        def pick(name: str) -> Any:
+            value = config.getoption(name)
+            return value if value is not None else config.getini(name)
+
+        sizes_text = pick("attn_sizes")
+        sizes = validate_sizes(parse_sizes(sizes_text)) if sizes_text else DEFAULT_SIZES
+        threads = pick("attn_threads")
+        budget = pick("attn_time_budget")
+        return cls(
+            report=bool(pick("attn_scaling")),
+            json_path=pick("attn_scaling_json") or None,
+            sizes=sizes,
+            device=validate_device(pick("attn_device") or "auto"),
+            threads=_positive_int("--attn-threads", _as_number(threads, int, "--attn-threads")) if threads else 1,
+            time_budget=_positive_float("--attn-time-budget", _as_number(budget, float, "--attn-time-budget"))
+            if budget
+            else 3.0,
+        )
+
+
+def _as_number(value: object, kind: type[int] | type[float], name: str) -> int | float:
+    try:
+        return kind(str(value).strip())
+    except (TypeError, ValueError):
+        noun = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name} must be {noun}, got {value!r}") from None

@@ -1,0 +1,109 @@
+"""Log-log fits of measured values against N: exponent, confidence interval, local slopes, complexity class.
+
+scipy only: no torch, no pytest, so the fit is tested on synthetic data of known exponent.
+The slope is Theil-Sen (median of pairwise slopes): one disturbed point moves it far less than it moves least
+squares, and scipy gives its confidence interval from the distribution of the pairwise slopes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Candidate growth laws, Google Benchmark's set; the fitted one has the smallest log-space residual.
+COMPLEXITY_CLASSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "1": lambda n: np.ones_like(n),
+    "log N": np.log2,
+    "N": lambda n: n,
+    "N log N": lambda n: n * np.log2(n),
+    "N^2": lambda n: n**2,
+    "N^3": lambda n: n**3,
+}
+
+
+class FitError(ValueError):
+    """The values cannot be fitted (too few points, zero or negative values)."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A power law ``value ≈ c · N^exponent`` fitted on log(value) against log(N)."""
+
+    metric: str
+    sizes: tuple[int, ...]
+    values: tuple[float, ...]
+    exponent: float
+    ci: tuple[float, float]
+    r2: float
+    local_slopes: tuple[float, ...]
+    complexity: str
+    log_intercept: float
+
+    def predict(self, n: float) -> float:
+        """The fitted value at N = ``n``."""
+        return math.exp(self.log_intercept + self.exponent * math.log(n))
+
+
+def local_slopes(sizes: Sequence[float], values: Sequence[float]) -> tuple[float, ...]:
+    """Slopes of log(value) against log(N) between consecutive sizes: where the curve bends, they show it."""
+    x = np.log(np.asarray(sizes, dtype=float))
+    y = np.log(np.asarray(values, dtype=float))
+    return tuple(float(s) for s in np.diff(y) / np.diff(x))
+
+
+def best_complexity(sizes: Sequence[float], values: Sequence[float]) -> str:
+    """The class among ``COMPLEXITY_CLASSES`` whose shape, scaled by a free constant, fits best in log space."""
+    n = np.asarray(sizes, dtype=float)
+    y = np.log(np.asarray(values, dtype=float))
+    best_name, best_error = "", math.inf
+    for name, law in COMPLEXITY_CLASSES.items():
+        shape = law(n)
+        if np.any(shape <= 0):  # log N is 0 at N=1: that law cannot be scaled to fit
+            continue
+        residual = y - np.log(shape)
+        error = float(np.sum((residual - residual.mean()) ** 2))
+        if error < best_error - 1e-12:
+            best_name, best_error = name, error
+    return best_name
+
+
+def fit_power_law(sizes: Sequence[int], values: Sequence[float], metric: str = "value") -> Fit:
+    """Fit ``values ≈ c · sizes^k`` and return the exponent k with its 95% CI, r², local slopes and class."""
+    if len(sizes) != len(values):
+        raise FitError(f"{metric}: {len(sizes)} sizes but {len(values)} values")
+    if len(sizes) < 2:
+        raise FitError(f"{metric}: a fit needs at least 2 points, got {len(sizes)}")
+    if any(not n > 0 for n in sizes):
+        raise FitError(f"{metric}: sizes must be positive, got {list(sizes)}")
+    bad = [(n, v) for n, v in zip(sizes, values, strict=True) if not (v > 0 and math.isfinite(v))]
+    if bad:
+        shown = ", ".join(f"N={n}: {v!r}" for n, v in bad)
+        raise FitError(f"{metric}: cannot fit a log-log slope through values that are not positive ({shown})")
+
+    x = np.log(np.asarray(sizes, dtype=float))
+    y = np.log(np.asarray(values, dtype=float))
+    from scipy import stats  # imported on first fit: scipy.stats is slow to import and pytest loads us always
+
+    theil = stats.theilslopes(y, x, alpha=0.95)
+    slope = float(theil.slope)
+    intercept = float(theil.intercept)
+    low, high = float(theil.low_slope), float(theil.high_slope)
+
+    residual = y - (intercept + slope * x)
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else 1.0
+
+    return Fit(
+        metric=metric,
+        sizes=tuple(int(n) for n in sizes),
+        values=tuple(float(v) for v in values),
+        exponent=slope,
+        ci=(min(low, slope), max(high, slope)),
+        r2=r2,
+        local_slopes=local_slopes(sizes, values),
+        complexity=best_complexity(sizes, values),
+        log_intercept=intercept,
+    )

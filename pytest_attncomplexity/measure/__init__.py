@@ -1,0 +1,1 @@
+"""Measurers: one metric each (timing, memory, flops), with the CPU and CUDA paths side by side."""

@@ -1,0 +1,142 @@
+"""Duration of one call at each N: raw samples, visited in shuffled rounds.
+
+Each round visits every N once, in a fresh random order, so a slow drift of the machine (another process, clock
+changes) spreads over all sizes instead of bending the curve. CPU: ``time.perf_counter`` around a loop of calls
+long enough that the clock's resolution does not matter, minus the cost of the loop itself, with the garbage
+collector paused. CUDA: events around each call, after a warm-up, with the L2 cache flushed before each call.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import torch
+
+from .device import synchronize
+
+MIN_CPU_SAMPLE_S = 2e-3  # a CPU sample loops the call until it lasts this long
+DEFAULT_L2_FLUSH_BYTES = 256 * 2**20  # when the device does not report its L2 size
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _noop() -> None:
+    return None
+
+
+def _loop_seconds(call: Callable[[], object], repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return time.perf_counter() - start
+
+
+def rounds_for_budget(round_seconds: float, budget: float, min_rounds: int, max_rounds: int) -> int:
+    """How many rounds fit the time budget, kept within [min_rounds, max_rounds]."""
+    if round_seconds <= 0:
+        return max_rounds
+    return max(min_rounds, min(max_rounds, int(budget / round_seconds)))
+
+
+def time_calls(
+    calls: Mapping[int, Callable[[], object]],
+    device: torch.device,
+    *,
+    budget: float,
+    min_rounds: int,
+    max_rounds: int,
+    seed: int,
+) -> dict[int, list[float]]:
+    """Seconds per call, several samples per N. ``calls`` must already have run once (warm-up)."""
+    order = random.Random(seed)
+    if device.type == "cuda":
+        return _time_cuda(calls, device, budget, min_rounds, max_rounds, order)
+    return _time_cpu(calls, budget, min_rounds, max_rounds, order)
+
+
+def _time_cpu(
+    calls: Mapping[int, Callable[[], object]],
+    budget: float,
+    min_rounds: int,
+    max_rounds: int,
+    order: random.Random,
+) -> dict[int, list[float]]:
+    with _gc_paused():
+        estimate = {n: _loop_seconds(call, 1) for n, call in calls.items()}
+        repeats = {n: max(1, math.ceil(MIN_CPU_SAMPLE_S / max(t, 1e-9))) for n, t in estimate.items()}
+        # What the loop costs without the work, per call, so that it is not counted as the call's time.
+        loop_cost = {n: statistics.median(_loop_seconds(_noop, k) for _ in range(5)) / k for n, k in repeats.items()}
+        rounds = rounds_for_budget(sum(repeats[n] * estimate[n] for n in calls), budget, min_rounds, max_rounds)
+        samples: dict[int, list[float]] = {n: [] for n in calls}
+        sizes = list(calls)
+        for _ in range(rounds):
+            order.shuffle(sizes)
+            for n in sizes:
+                k = repeats[n]
+                seconds = _loop_seconds(calls[n], k) / k - loop_cost[n]
+                samples[n].append(max(seconds, 1e-12))
+    return samples
+
+
+def _event() -> torch.cuda.Event:
+    return torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+
+
+def _l2_flush_buffer(device: torch.device) -> torch.Tensor:
+    l2_bytes = int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 0)
+    size = max(2 * l2_bytes, DEFAULT_L2_FLUSH_BYTES) if l2_bytes else DEFAULT_L2_FLUSH_BYTES
+    return torch.empty(size, dtype=torch.int8, device=device)
+
+
+def _time_cuda(
+    calls: Mapping[int, Callable[[], object]],
+    device: torch.device,
+    budget: float,
+    min_rounds: int,
+    max_rounds: int,
+    order: random.Random,
+) -> dict[int, list[float]]:
+    flush = _l2_flush_buffer(device)
+    with torch.cuda.device(device), _gc_paused():
+        estimate: dict[int, float] = {}
+        for n, call in calls.items():
+            start, end = _event(), _event()
+            flush.zero_()
+            start.record()
+            call()
+            end.record()
+            synchronize(device)
+            estimate[n] = start.elapsed_time(end) / 1e3
+        rounds = rounds_for_budget(sum(estimate.values()), budget, min_rounds, max_rounds)
+        samples: dict[int, list[float]] = {n: [] for n in calls}
+        sizes = list(calls)
+        for _ in range(rounds):
+            order.shuffle(sizes)
+            events = []
+            for n in sizes:
+                start, end = _event(), _event()
+                flush.zero_()
+                start.record()
+                calls[n]()
+                end.record()
+                events.append((n, start, end))
+            synchronize(device)
+            for n, start, end in events:
+                samples[n].append(start.elapsed_time(end) / 1e3)
+    del flush
+    return samples

@@ -1,0 +1,167 @@
+"""What a sweep measured: points per metric, their fits, assertions and the JSON form (no torch, no pytest)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fit import Fit, FitError, fit_power_law
+from .units import UNITS, format_value
+
+# Why a metric can be zero at every N, and what to check.
+_NOTHING_COUNTED = {
+    "memory": "The call allocated nothing on the measured device: with setup=, put the module and its inputs on "
+    "that device (the device= argument, or the GPU when device='auto' finds one)",
+    "flops": "No operator the call ran has a FLOP formula in torch.utils.flop_counter (matmuls, convolutions, "
+    "attention kernels do)",
+    "time": "The call took no measurable time",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One metric at one N: the raw samples and the value the fit uses (their median)."""
+
+    n: int
+    samples: tuple[float, ...]
+
+    @property
+    def value(self) -> float:
+        return float(statistics.median(self.samples))
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range of the samples; 0 for a single sample (memory and FLOPs are exact counts)."""
+        if len(self.samples) < 2:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return float(q3 - q1)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a sweep ran and with which settings: kept beside the numbers so they can be compared later."""
+
+    device: str
+    device_name: str
+    torch_version: str
+    threads: int
+    dtype: str
+    mode: str
+    shape: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ScalingResult:
+    """The result of one ``attn_scaling(...)`` call: points per metric, fitted on demand."""
+
+    label: str
+    environment: Environment
+    points: dict[str, tuple[Point, ...]]
+    nodeid: str = ""
+    _fits: dict[str, Fit] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.points)
+
+    def sizes(self, metric: str) -> tuple[int, ...]:
+        return tuple(p.n for p in self._points(metric))
+
+    def values(self, metric: str) -> tuple[float, ...]:
+        return tuple(p.value for p in self._points(metric))
+
+    def fit(self, metric: str) -> Fit:
+        """The log-log fit of ``metric``: ``.exponent``, ``.ci``, ``.r2``, ``.local_slopes``, ``.complexity``."""
+        if metric not in self._fits:
+            points = self._points(metric)
+            try:
+                self._fits[metric] = fit_power_law([p.n for p in points], [p.value for p in points], metric)
+            except FitError as error:
+                if all(p.value == 0 for p in points):
+                    raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
+                raise
+        return self._fits[metric]
+
+    def exponent(self, metric: str) -> float:
+        return self.fit(metric).exponent
+
+    def assert_exponent(self, metric: str, expected: float, tol: float = 0.2) -> Fit:
+        """Pass when the measured exponent of ``metric`` lies within ``expected ± tol``; else explain why not."""
+        if tol < 0:
+            raise ValueError(f"tol must be >= 0, got {tol!r}")
+        fit = self.fit(metric)
+        if abs(fit.exponent - expected) > tol:
+            raise AssertionError(self.explain(metric, expected, tol))
+        return fit
+
+    def explain(self, metric: str, expected: float, tol: float) -> str:
+        """The failure text of ``assert_exponent``: the claim, the measured exponent with its CI, the table."""
+        fit = self.fit(metric)
+        head = (
+            f"{self.label}: {metric} exponent {fit.exponent:.3f} (95% CI {fit.ci[0]:.3f} to {fit.ci[1]:.3f}, "
+            f"class O({fit.complexity})) is outside the expected {expected:g} ± {tol:g} "
+            f"[{expected - tol:g}, {expected + tol:g}] on {self.environment.device}"
+        )
+        return head + "\n" + self.table(metric)
+
+    def table(self, metric: str) -> str:
+        """N, value (with IQR where there are samples) and the local slope from the previous N."""
+        points = self._points(metric)
+        try:
+            slopes: Sequence[float | None] = (None, *self.fit(metric).local_slopes)
+        except FitError:
+            slopes = [None] * len(points)
+        rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
+        for point, slope in zip(points, slopes, strict=True):
+            iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
+            shown_slope = "-" if slope is None else f"{slope:.3f}"
+            rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}")
+        return "\n".join(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form written by ``--attn-scaling-json``."""
+        env = self.environment
+        metrics: dict[str, Any] = {}
+        for metric, points in self.points.items():
+            entry: dict[str, Any] = {
+                "sizes": [p.n for p in points],
+                "values": [p.value for p in points],
+                "iqr": [p.iqr for p in points],
+                "samples": [list(p.samples) for p in points],
+                "unit": UNITS.get(metric, ""),
+            }
+            try:
+                fit = self.fit(metric)
+            except FitError as error:
+                entry.update(exponent=None, ci=None, r2=None, complexity=None, local_slopes=None, error=str(error))
+            else:
+                entry.update(
+                    exponent=fit.exponent,
+                    ci=list(fit.ci),
+                    r2=fit.r2,
+                    complexity=fit.complexity,
+                    local_slopes=list(fit.local_slopes),
+                )
+            metrics[metric] = entry
+        return {
+            "nodeid": self.nodeid,
+            "label": self.label,
+            "device": env.device,
+            "device_name": env.device_name,
+            "torch": env.torch_version,
+            "threads": env.threads,
+            "dtype": env.dtype,
+            "mode": env.mode,
+            "shape": dict(env.shape),
+            "metrics": metrics,
+        }
+
+    def _points(self, metric: str) -> tuple[Point, ...]:
+        try:
+            return self.points[metric]
+        except KeyError:
+            measured = ", ".join(self.points) or "none"
+            raise ValueError(f"metric {metric!r} was not measured in {self.label}; measured: {measured}") from None

@@ -1,0 +1,68 @@
+"""The callable behind the ``attn_scaling`` fixture: session defaults + call arguments -> one sweep.
+
+Free of pytest so it can be used from scripts (benchmarks/) exactly as tests use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .config import PluginOptions, SweepConfig
+from .results import ScalingResult
+from .units import METRICS
+
+
+class ScalingRunner:
+    """``runner(fn, sizes=..., metrics=..., ...)`` measures fn at each N and returns a ScalingResult."""
+
+    def __init__(
+        self,
+        options: PluginOptions | None = None,
+        *,
+        nodeid: str = "",
+        record: Callable[[ScalingResult], None] | None = None,
+    ) -> None:
+        self.options = options or PluginOptions()
+        self.nodeid = nodeid
+        self._record = record
+
+    def __call__(
+        self,
+        fn: Callable[..., object] | None = None,
+        *,
+        setup: Callable[[int], Callable[[], object]] | None = None,
+        sizes: Any = None,
+        metrics: Any = METRICS,
+        device: str | None = None,
+        mode: str = "forward",
+        dtype: Any = None,
+        batch: int = 1,
+        heads: int = 8,
+        head_dim: int = 64,
+        inputs: Callable[[int], object] | None = None,
+        threads: int | None = None,
+        time_budget: float | None = None,
+        seed: int = 0,
+        label: str | None = None,
+    ) -> ScalingResult:
+        from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
+
+        config = SweepConfig(
+            sizes=self.options.sizes if sizes is None else sizes,
+            metrics=metrics,
+            device=self.options.device if device is None else device,
+            mode=mode,
+            dtype=dtype,
+            batch=batch,
+            heads=heads,
+            head_dim=head_dim,
+            threads=self.options.threads if threads is None else threads,
+            time_budget=self.options.time_budget if time_budget is None else time_budget,
+            seed=seed,
+        )
+        result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label)
+        result.nodeid = self.nodeid
+        if self._record is not None:
+            self._record(result)
+        return result

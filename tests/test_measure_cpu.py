@@ -1,0 +1,189 @@
+"""Real measurements on the CPU, through the public API (small N: these check behaviour, not precision)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pytest_attncomplexity import (
+    ScalingRunner,
+    SweepConfig,
+    SweepError,
+    linear_attention,
+    make_qkv,
+    naive_attention,
+    run_sweep,
+    sdpa_attention,
+)
+from pytest_attncomplexity.measure.flops import count_flops
+from pytest_attncomplexity.measure.memory import peak_memory
+
+CPU = torch.device("cpu")
+HEADS, HEAD_DIM = 8, 64
+
+
+def _flops(fn, n):
+    q, k, v = make_qkv(n)
+    with torch.no_grad():
+        return count_flops(lambda: fn(q, k, v))
+
+
+def test_flops_of_naive_attention_are_the_two_matmuls():
+    assert _flops(naive_attention, 128) == 4 * HEADS * 128**2 * HEAD_DIM
+
+
+def test_flops_of_cpu_sdpa_are_counted_like_the_cuda_kernels():
+    # PyTorch counts 0 for the CPU flash kernel; the plugin registers the formula of the CUDA kernels.
+    assert _flops(sdpa_attention, 128) == 4 * HEADS * 128**2 * HEAD_DIM
+
+
+def test_flops_of_linear_attention_grow_with_n_not_n_squared():
+    expected = 4 * HEADS * 128 * HEAD_DIM**2 + 2 * HEADS * 128 * HEAD_DIM
+    assert _flops(linear_attention, 128) == expected
+
+
+def test_flops_of_a_training_step_include_the_backward_pass():
+    q, k, v = make_qkv(128, requires_grad=True)
+    forward = count_flops(lambda: sdpa_attention(q, k, v))
+    step = count_flops(lambda: sdpa_attention(q, k, v).sum().backward())
+    assert step == forward * 3.5  # the backward of attention does 2.5 times the forward's matmul work
+
+
+def test_peak_memory_sees_the_score_matrix_and_not_the_inputs():
+    n = 512
+    q, k, v = make_qkv(n)
+    with torch.no_grad():
+        naive = peak_memory(lambda: naive_attention(q, k, v), CPU)
+        fused = peak_memory(lambda: sdpa_attention(q, k, v), CPU)
+    scores = HEADS * n * n * 4
+    assert scores <= naive < 4 * scores
+    output = HEADS * n * HEAD_DIM * 4
+    assert output <= fused < scores
+
+
+def test_peak_memory_counts_buffers_freed_before_the_end():
+    def scratch() -> torch.Tensor:
+        big = torch.empty(4 * 2**20, dtype=torch.uint8)
+        big.fill_(1)
+        del big
+        return torch.zeros(16)
+
+    assert 4 * 2**20 <= peak_memory(scratch, CPU) < 5 * 2**20
+
+
+def test_sweep_measures_every_metric_at_every_size(fast_sizes):
+    config = SweepConfig(device="cpu", sizes=fast_sizes, time_budget=0.2, min_rounds=3)
+    result = run_sweep(config, naive_attention)
+    assert result.metrics == ("time", "memory", "flops")
+    for metric in result.metrics:
+        assert result.sizes(metric) == tuple(fast_sizes)
+        assert all(v > 0 for v in result.values(metric))
+    assert all(len(p.samples) >= 3 for p in result.points["time"])
+    assert result.exponent("flops") == pytest.approx(2.0, abs=1e-9)
+    assert result.environment.device == "cpu"
+    assert result.environment.threads == 1
+    assert result.label == "naive_attention"
+
+
+def test_cpu_thread_count_is_restored_after_the_sweep(fast_sizes):
+    before = torch.get_num_threads()
+    run_sweep(
+        SweepConfig(device="cpu", sizes=fast_sizes, metrics=["time", "memory"], time_budget=0.1, min_rounds=3),
+        sdpa_attention,
+    )
+    assert torch.get_num_threads() == before
+
+
+def test_memory_that_is_zero_everywhere_says_what_to_check():
+    from pytest_attncomplexity import FitError
+
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"]), setup=lambda n: lambda: None
+    )
+    assert result.values("memory") == (0.0, 0.0, 0.0)
+    with pytest.raises(FitError, match="allocated nothing on the measured device: with setup=, put the module"):
+        result.fit("memory")
+
+
+def test_memory_of_inputs_made_by_setup_is_not_counted():
+    def setup(n):
+        held = torch.ones(n, 1024)  # made by setup: not the call's memory
+        return lambda: held.sum()
+
+    result = run_sweep(SweepConfig(device="cpu", sizes=[256, 512, 1024], metrics=["memory"]), setup=setup)
+    assert max(result.values("memory")) < 4096
+
+
+def test_train_mode_memory_includes_what_autograd_saves():
+    sizes = [128, 256, 512]
+    forward = run_sweep(SweepConfig(device="cpu", sizes=sizes, metrics=["memory"]), naive_attention)
+    train = run_sweep(SweepConfig(device="cpu", sizes=sizes, metrics=["memory"], mode="train"), naive_attention)
+    for f, t in zip(forward.values("memory"), train.values("memory"), strict=True):
+        assert t > 1.5 * f
+
+
+def test_custom_inputs_and_keywords():
+    def inputs(n):
+        q, k, v = make_qkv(n, heads=2, head_dim=16)
+        return {"q": q, "k": k, "v": v}
+
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["flops"]), sdpa_attention, inputs=inputs
+    )
+    assert result.values("flops")[0] == 4 * 2 * 64**2 * 16
+    assert result.environment.dtype == "user inputs"
+
+
+def test_half_precision_inputs():
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], dtype=torch.bfloat16),
+        naive_attention,
+    )
+    assert result.environment.dtype == "bfloat16"
+    assert result.exponent("memory") > 1.5
+
+
+def test_fn_raising_at_some_n_names_that_n():
+    def breaks_at_128(q, k, v):
+        if q.shape[-2] == 128:
+            raise RuntimeError("kernel not built for this length")
+        return sdpa_attention(q, k, v)
+
+    with pytest.raises(SweepError, match=r"raised at N=128 while measuring flops: RuntimeError: kernel not built"):
+        run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["flops"]), breaks_at_128)
+
+
+def test_train_mode_without_gradients_says_what_to_do():
+    def no_grad_inputs(n):
+        return make_qkv(n)
+
+    with pytest.raises(SweepError, match="mode='train' needs an output"):
+        run_sweep(
+            SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], mode="train"),
+            sdpa_attention,
+            inputs=no_grad_inputs,
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "give exactly one of fn"),
+        ({"fn": 3}, "fn must be callable, got 3"),
+        ({"fn": sdpa_attention, "setup": lambda n: None}, "give exactly one of fn"),
+        ({"setup": lambda n: 5}, r"setup\(64\) must return a zero-argument callable, got 5"),
+        ({"fn": sdpa_attention, "dtype": "float16"}, "dtype must be a torch.dtype"),
+    ],
+)
+def test_bad_call_arguments_are_named(kwargs, message):
+    runner = ScalingRunner()
+    with pytest.raises((ValueError, SweepError), match=message):
+        runner(sizes=[64, 128, 256], metrics=["flops"], device="cpu", **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where there is no GPU")
+def test_cuda_without_a_gpu_is_reported_as_unavailable():
+    from pytest_attncomplexity import DeviceUnavailable
+
+    with pytest.raises(DeviceUnavailable, match="CUDA is not available"):
+        ScalingRunner()(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"], device="cuda")

@@ -1,0 +1,192 @@
+"""The plugin through inner pytest sessions: options, ini keys, the report, the JSON file, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _inner_sessions_on_the_cpu(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The expectations below are the CPU's; on a machine with a GPU, device="auto" would pick it.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--attn-device=cpu")
+
+
+FAST = "sizes=[64, 128, 256], time_budget=0.1"
+
+TESTS = f"""
+from pytest_attncomplexity import naive_attention, sdpa_attention
+
+def test_naive_memory(attn_scaling):
+    r = attn_scaling(naive_attention, {FAST}, metrics=["memory", "flops"])
+    r.assert_exponent("memory", 2, tol=0.3)
+
+def test_sdpa_time(attn_scaling):
+    r = attn_scaling(sdpa_attention, {FAST}, metrics=["time"], label="fused")
+    assert r.fit("time").sizes == (64, 128, 256)
+"""
+
+
+def test_report_lists_every_test_with_its_exponents(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest("--attn-scaling")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= attention scaling =*",
+            "test_report_lists_every_test_with_its_exponents.py::test_naive_memory [[]naive_attention[]]",
+            "  cpu (*), torch *, 1 thread, float32, forward",
+            "  metric*exponent*95% CI*class*N range*",
+            "  memory *O(N^2)*64..256 (3)*",
+            "  flops        2.000  2.000 .. 2.000*O(N^2)*",
+            "*::test_sdpa_time [[]fused[]]",
+            "  time *64..256 (3)*",
+        ]
+    )
+
+
+def test_no_report_without_the_flag(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*attention scaling*")
+
+
+def test_json_holds_every_result(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest("--attn-scaling-json=out/scaling.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["attention scaling results written to *scaling.json"])
+    document = json.loads((pytester.path / "out" / "scaling.json").read_text())
+    assert [r["nodeid"].split("::")[1] for r in document["results"]] == [
+        "test_naive_memory",
+        "test_sdpa_time",
+    ]
+    naive = document["results"][0]
+    assert naive["device"] == "cpu"
+    assert naive["torch"] == torch.__version__
+    assert set(naive["metrics"]) == {"memory", "flops"}
+    for metric in naive["metrics"].values():
+        assert set(metric) >= {"sizes", "values", "exponent", "ci", "r2", "complexity", "unit"}
+        assert metric["sizes"] == [64, 128, 256]
+    assert naive["metrics"]["flops"]["exponent"] == pytest.approx(2.0)
+    assert naive["metrics"]["memory"]["unit"] == "B"
+    assert document["machine_info"]["machine"]
+
+
+def test_wrong_claim_fails_and_shows_the_measured_exponent(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        from pytest_attncomplexity import naive_attention
+
+        def test_claims_linear_memory(attn_scaling):
+            r = attn_scaling(naive_attention, {FAST}, metrics=["memory"])
+            r.assert_exponent("memory", 1, tol=0.2)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: naive_attention: memory exponent 1.* (95% CI * to *, class O(N^2)) is outside the "
+            "expected 1 ± 0.2 [[]0.8, 1.2[]] on cpu",
+            "*N*memory*IQR*local slope",
+            "*     256 *",
+        ]
+    )
+
+
+def test_sizes_default_from_command_line_and_ini(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_default_sizes(attn_scaling):
+            r = attn_scaling(sdpa_attention, metrics=["flops"])
+            print("SIZES", r.sizes("flops"))
+        """
+    )
+    pytester.makeini("[pytest]\nattn_sizes = 32,64,128,256\nattn_scaling = true\n")
+    from_ini = pytester.runpytest("-s")
+    from_ini.assert_outcomes(passed=1)
+    from_ini.stdout.fnmatch_lines(["*SIZES (32, 64, 128, 256)*", "*= attention scaling =*"])
+    from_cli = pytester.runpytest("-s", "--attn-sizes=64:256")
+    from_cli.stdout.fnmatch_lines(["*SIZES (64, 128, 256)*"])
+
+
+def test_bad_option_is_a_usage_error_not_an_internal_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--attn-sizes=256,128,512")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-attncomplexity: sizes must be strictly increasing, got 128 after 256*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_bad_call_fails_that_test_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_unknown_metric(attn_scaling):
+            attn_scaling(sdpa_attention, {FAST}, metrics=["latency"])
+
+        def test_fine(attn_scaling):
+            attn_scaling(sdpa_attention, {FAST}, metrics=["flops"]).assert_exponent("flops", 2)
+        """
+    )
+    result = pytester.runpytest("--attn-scaling")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ValueError: unknown metric 'latency'; choose from *"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the skip given where there is no GPU")
+def test_cuda_without_gpu_skips_with_the_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_on_gpu(attn_scaling):
+            attn_scaling(sdpa_attention, {FAST}, device="cuda")
+        """
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*device='cuda' was asked for, but CUDA is not available here"])
+
+
+def test_profiler_noise_stays_out_of_the_output(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_memory(attn_scaling):
+            attn_scaling(sdpa_attention, {FAST}, metrics=["memory"])
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    assert "USDT" not in result.stdout.str() + result.stderr.str()
+
+
+def test_options_and_ini_keys_are_documented(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    for name in (
+        "attn-scaling",
+        "attn-scaling-json",
+        "attn-sizes",
+        "attn-device",
+        "attn-threads",
+        "attn-time-budget",
+    ):
+        result.stdout.fnmatch_lines([f"*--{name}*"])
+        result.stdout.fnmatch_lines([f"*{name.replace('-', '_')} *"])
+
+
+def test_report_says_when_no_test_used_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--attn-scaling")
+    result.stdout.fnmatch_lines(["*= attention scaling =*", "no test used the attn_scaling fixture"])

@@ -1,0 +1,78 @@
+"""ScalingResult: fits, assertions and their messages, JSON form (synthetic points)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_attncomplexity import Environment, Point, ScalingResult
+
+SIZES = [256, 512, 1024, 2048]
+
+
+def _result(**series: list[float]) -> ScalingResult:
+    points = {
+        metric: tuple(
+            Point(n, (v * 0.98, v, v * 1.03)) if metric == "time" else Point(n, (v,))
+            for n, v in zip(SIZES, values, strict=True)
+        )
+        for metric, values in series.items()
+    }
+    env = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward", {"batch": 1})
+    return ScalingResult(label="naive", environment=env, points=points, nodeid="t.py::test")
+
+
+def test_fit_and_exponent():
+    result = _result(memory=[n**2 * 4.0 for n in SIZES], time=[n * 1e-6 for n in SIZES])
+    assert result.exponent("memory") == pytest.approx(2.0)
+    assert result.fit("time").complexity == "N"
+    assert result.fit("memory").sizes == tuple(SIZES)
+    assert result.values("memory") == tuple(n**2 * 4.0 for n in SIZES)
+    assert result.assert_exponent("memory", 2).exponent == pytest.approx(2.0)
+    result.assert_exponent("memory", 1.85, tol=0.15)
+
+
+def test_wrong_claim_fails_with_exponent_ci_band_and_table():
+    result = _result(memory=[n**2 * 4.0 for n in SIZES])
+    with pytest.raises(AssertionError) as failure:
+        result.assert_exponent("memory", 1, tol=0.2)
+    message = str(failure.value)
+    assert "memory exponent 2.000" in message
+    assert "95% CI 2.000 to 2.000" in message
+    assert "expected 1 ± 0.2 [0.8, 1.2]" in message
+    assert "O(N^2)" in message
+    assert "local slope" in message
+    assert "    2048" in message and "16 MiB" in message
+
+
+def test_negative_tolerance_is_an_error():
+    with pytest.raises(ValueError, match=r"tol must be >= 0, got -0\.1"):
+        _result(memory=[1.0, 2.0, 3.0, 4.0]).assert_exponent("memory", 1, tol=-0.1)
+
+
+def test_metric_not_measured_is_named():
+    with pytest.raises(ValueError, match="metric 'time' was not measured in naive; measured: memory"):
+        _result(memory=[1.0, 2.0, 3.0, 4.0]).fit("time")
+
+
+def test_time_points_carry_median_and_iqr():
+    point = Point(256, (1.0, 2.0, 3.0, 4.0, 100.0))
+    assert point.value == 3.0
+    assert point.iqr == pytest.approx(2.0)
+    assert Point(256, (5.0,)).iqr == 0.0
+
+
+def test_json_form_holds_every_metric():
+    result = _result(memory=[n * 8.0 for n in SIZES], flops=[0.0, 1.0, 2.0, 3.0])
+    document = json.loads(json.dumps(result.to_json()))
+    assert document["nodeid"] == "t.py::test"
+    assert document["device"] == "cpu" and document["torch"] == "2.13.0"
+    memory = document["metrics"]["memory"]
+    assert memory["sizes"] == SIZES
+    assert memory["exponent"] == pytest.approx(1.0)
+    assert memory["unit"] == "B" and memory["complexity"] == "N"
+    assert len(memory["ci"]) == 2 and memory["r2"] == pytest.approx(1.0)
+    flops = document["metrics"]["flops"]
+    assert flops["exponent"] is None
+    assert "not positive (N=256: 0.0)" in flops["error"]
