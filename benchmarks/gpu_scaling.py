@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
+from _series import time_sweeps
 
 from pytest_attncomplexity import ScalingRunner, linear_attention, naive_attention, sdpa_attention
 from pytest_attncomplexity.sizes import parse_sizes
@@ -35,21 +35,9 @@ def main() -> None:
     ]
     for name, fn, dtype in cases:
         static = runner(fn, sizes=sizes, metrics=["memory", "flops"], device="cuda", dtype=dtype)
-        exponents, seconds, last = [], [], None
-        for sweep in range(args.sweeps):
-            start = time.perf_counter()
-            last = runner(
-                fn,
-                sizes=sizes,
-                metrics=["time"],
-                device="cuda",
-                dtype=dtype,
-                time_budget=args.time_budget,
-                seed=sweep,
-            )
-            seconds.append(time.perf_counter() - start)
-            exponents.append(last.exponent("time"))
-        assert last is not None
+        exponents, seconds, last = time_sweeps(
+            fn, sizes, args.sweeps, device="cuda", dtype=dtype, time_budget=args.time_budget
+        )
         times = ", ".join(f"{n}: {v * 1e3:.3f} ms" for n, v in zip(sizes, last.values("time"), strict=True))
         print(
             f"{name:<12} memory {static.exponent('memory'):.3f} ({static.fit('memory').complexity}), "

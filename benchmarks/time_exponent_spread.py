@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from _series import time_sweeps
 
-from pytest_attncomplexity import ScalingRunner, sdpa_attention
+from pytest_attncomplexity import sdpa_attention
 from pytest_attncomplexity.sizes import parse_sizes
 
 
@@ -38,25 +39,6 @@ def busy_neighbour(enabled: bool) -> Iterator[None]:
         spinner.wait()
 
 
-def sweep_series(sizes: list[int], sweeps: int, threads: int, budget: float) -> tuple[list[float], list[float]]:
-    runner = ScalingRunner()
-    exponents, seconds = [], []
-    for sweep in range(sweeps):
-        start = time.perf_counter()
-        result = runner(
-            sdpa_attention,
-            sizes=sizes,
-            metrics=["time"],
-            device="cpu",
-            threads=threads,
-            time_budget=budget,
-            seed=sweep,
-        )
-        seconds.append(time.perf_counter() - start)
-        exponents.append(result.exponent("time"))
-    return exponents, seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="256:4096")
@@ -71,7 +53,9 @@ def main() -> None:
     )
     for busy in (False, True):
         with busy_neighbour(busy):
-            exponents, seconds = sweep_series(sizes, args.sweeps, args.threads, args.time_budget)
+            exponents, seconds, _ = time_sweeps(
+                sdpa_attention, sizes, args.sweeps, device="cpu", threads=args.threads, time_budget=args.time_budget
+            )
         print(
             f"{'busy neighbour' if busy else 'quiet':<15} exponents {[round(e, 3) for e in exponents]}  "
             f"median {statistics.median(exponents):.3f}  spread (max-min) {max(exponents) - min(exponents):.3f}  "
