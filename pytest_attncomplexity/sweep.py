@@ -53,7 +53,7 @@ def run_sweep(
             points["memory"] = tuple(Point(n, (float(v),)) for n, v in memory.items())
         elif metric == "time":
             with cpu_threads(config.threads):
-                _each(calls, name, "time (warm-up)", lambda call: _warm_then(call, device, lambda c, d: None))
+                _each(calls, name, "time (warm-up)", lambda call: _warm(call, device))
                 try:
                     seconds = time_calls(
                         calls,
@@ -67,16 +67,15 @@ def run_sweep(
                     raise SweepError(f"{name} raised while timing: {type(error).__name__}: {error}") from error
             points["time"] = tuple(Point(n, tuple(seconds[n])) for n in config.sizes)
 
+    builtin_inputs = setup is None and inputs is None
     environment = Environment(
         device=str(device),
         device_name=device_name(device),
         torch_version=torch.__version__,
         threads=config.threads if device.type == "cpu" else 0,
-        dtype=str(dtype).removeprefix("torch.") if setup is None and inputs is None else "user inputs",
+        dtype=str(dtype).removeprefix("torch.") if builtin_inputs else "user inputs",
         mode=config.mode,
-        shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim}
-        if setup is None and inputs is None
-        else {},
+        shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim} if builtin_inputs else {},
     )
     return ScalingResult(label=name, environment=environment, points=points)
 
@@ -115,10 +114,14 @@ def _each(calls: Mapping[int, Call], name: str, what: str, measure: Callable[[Ca
     return results
 
 
-def _warm_then(call: Call, device: torch.device, measure: Callable[[Call, torch.device], Any]) -> Any:
-    """One untimed call first: lazy initialisation (cuBLAS workspace, caches) is not the call's cost."""
+def _warm(call: Call, device: torch.device) -> None:
+    """One unmeasured call: lazy initialisation (cuBLAS workspace, caches) is not the call's cost."""
     call()
     synchronize(device)
+
+
+def _warm_then(call: Call, device: torch.device, measure: Callable[[Call, torch.device], Any]) -> Any:
+    _warm(call, device)
     return measure(call, device)
 
 
