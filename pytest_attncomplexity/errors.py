@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DeviceUnavailable(RuntimeError):
     """The requested device does not exist here (``device="cuda"`` without a GPU): the test is skipped."""
 
 
 class SweepError(RuntimeError):
-    """The function under test failed at some N; the message names the N and the original exception."""
+    """The function under test failed at some N; the message names the N and the original exception.
+
+    ``result`` holds what was measured before that N (a ScalingResult), so a failing point loses nothing.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -20,16 +20,29 @@ _NOTHING_COUNTED = {
 }
 
 
+# Status of a point: measured, or why not. Only measured points are fitted.
+MEASURED = "ok"
+OUT_OF_MEMORY = "oom"
+FAILED = "error"
+NOT_RUN = "not run"
+
+
 @dataclass(frozen=True)
 class Point:
-    """One metric at one N: the raw samples and the value the fit uses (their median)."""
+    """One metric at one N: the raw samples and the value the fit uses (their median), or why there are none."""
 
     n: int
     samples: tuple[float, ...]
+    status: str = MEASURED
+    reason: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.status == MEASURED
 
     @property
     def value(self) -> float:
-        return float(statistics.median(self.samples))
+        return float(statistics.median(self.samples)) if self.samples else float("nan")
 
     @property
     def iqr(self) -> float:
@@ -53,6 +66,22 @@ class Environment:
     shape: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Halt:
+    """Where and why a sweep ended early: out of memory (data: the fit uses the points below) or an error."""
+
+    n: int
+    status: str
+    reason: str
+
+    def describe(self) -> str:
+        what = "out of memory" if self.status == OUT_OF_MEMORY else "failed"
+        return f"{what} at N={self.n}: {self.reason}"
+
+
+MIN_FIT_POINTS = 3
+
+
 @dataclass
 class ScalingResult:
     """The result of one ``attn_scaling(...)`` call: points per metric, fitted on demand."""
@@ -61,6 +90,7 @@ class ScalingResult:
     environment: Environment
     points: dict[str, tuple[Point, ...]]
     nodeid: str = ""
+    halt: Halt | None = None
     _fits: dict[str, Fit] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -68,19 +98,25 @@ class ScalingResult:
         return tuple(self.points)
 
     def sizes(self, metric: str) -> tuple[int, ...]:
-        return tuple(p.n for p in self._points(metric))
+        """The sizes measured for ``metric`` (points that ran out of memory or did not run are left out)."""
+        return tuple(p.n for p in self._measured(metric))
 
     def values(self, metric: str) -> tuple[float, ...]:
-        return tuple(p.value for p in self._points(metric))
+        return tuple(p.value for p in self._measured(metric))
 
     def fit(self, metric: str) -> Fit:
         """The log-log fit of ``metric``: ``.exponent``, ``.ci``, ``.r2``, ``.local_slopes``, ``.complexity``."""
         if metric not in self._fits:
-            points = self._points(metric)
+            points = self._measured(metric)
+            if len(points) < MIN_FIT_POINTS and self.halt is not None:
+                raise FitError(
+                    f"{self.label}: {metric} has {len(points)} measured point(s) below the {self.halt.describe()}; "
+                    f"a fit needs {MIN_FIT_POINTS}: start the sizes lower or use a device with more memory"
+                )
             try:
                 self._fits[metric] = fit_power_law([p.n for p in points], [p.value for p in points], metric)
             except FitError as error:
-                if all(p.value == 0 for p in points):
+                if points and all(p.value == 0 for p in points):
                     raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
                 raise
         return self._fits[metric]
@@ -108,15 +144,19 @@ class ScalingResult:
         return head + "\n" + self.table(metric)
 
     def table(self, metric: str) -> str:
-        """N, value (with IQR where there are samples) and the local slope from the previous N."""
-        points = self._points(metric)
+        """N, value (with IQR where there are samples) and the local slope from the previous measured N."""
         try:
             slopes: Sequence[float | None] = (None, *self.fit(metric).local_slopes)
         except FitError:
-            slopes = [None] * len(points)
+            slopes = [None] * len(self._measured(metric))
+        slope_of = dict(zip(self.sizes(metric), slopes, strict=True))
         rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
-        for point, slope in zip(points, slopes, strict=True):
+        for point in self._points(metric):
+            if not point.measured:
+                rows.append(f"{point.n:>8}  {point.status:>12}  {'':>10}  {'':>11}  {point.reason}")
+                continue
             iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
+            slope = slope_of.get(point.n)
             shown_slope = "-" if slope is None else f"{slope:.3f}"
             rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}")
         return "\n".join(rows)
@@ -126,12 +166,14 @@ class ScalingResult:
         env = self.environment
         metrics: dict[str, Any] = {}
         for metric, points in self.points.items():
+            measured = [p for p in points if p.measured]
             entry: dict[str, Any] = {
-                "sizes": [p.n for p in points],
-                "values": [p.value for p in points],
-                "iqr": [p.iqr for p in points],
-                "samples": [list(p.samples) for p in points],
+                "sizes": [p.n for p in measured],
+                "values": [p.value for p in measured],
+                "iqr": [p.iqr for p in measured],
+                "samples": [list(p.samples) for p in measured],
                 "unit": UNITS.get(metric, ""),
+                "excluded": [{"n": p.n, "status": p.status, "reason": p.reason} for p in points if not p.measured],
             }
             try:
                 fit = self.fit(metric)
@@ -157,7 +199,13 @@ class ScalingResult:
             "mode": env.mode,
             "shape": dict(env.shape),
             "metrics": metrics,
+            "halt": None
+            if self.halt is None
+            else {"n": self.halt.n, "status": self.halt.status, "reason": self.halt.reason},
         }
+
+    def _measured(self, metric: str) -> tuple[Point, ...]:
+        return tuple(p for p in self._points(metric) if p.measured)
 
     def _points(self, metric: str) -> tuple[Point, ...]:
         try:

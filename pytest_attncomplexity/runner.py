@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import PluginOptions, SweepConfig
+from .errors import SweepError
 from .results import ScalingResult
 from .units import METRICS
 
@@ -61,8 +62,16 @@ class ScalingRunner:
             time_budget=self.options.time_budget if time_budget is None else time_budget,
             seed=seed,
         )
-        result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label)
+        try:
+            result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label)
+        except SweepError as error:
+            if error.result is not None:  # what was measured before the failing N still reaches the report
+                self._keep(error.result)
+            raise
+        self._keep(result)
+        return result
+
+    def _keep(self, result: ScalingResult) -> None:
         result.nodeid = self.nodeid
         if self._record is not None:
             self._record(result)
-        return result

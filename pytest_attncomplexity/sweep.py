@@ -7,7 +7,10 @@ can visit the sizes in shuffled order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,7 +22,7 @@ from .measure.device import cpu_threads, device_name, resolve_device, synchroniz
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
-from .results import Environment, Point, ScalingResult
+from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, Environment, Halt, Point, ScalingResult
 
 Call = Callable[[], object]
 
@@ -32,7 +35,12 @@ def run_sweep(
     inputs: Callable[[int], object] | None = None,
     label: str | None = None,
 ) -> ScalingResult:
-    """Measure ``fn(*inputs(n))`` (or ``setup(n)()``) at every N of ``config.sizes``."""
+    """Measure ``fn(*inputs(n))`` (or ``setup(n)()``) at every N of ``config.sizes``, smallest first.
+
+    Running out of memory at some N ends the sweep there and is recorded as data (``result.halt``); the fit uses
+    the points below it. Any other failure at some N (an exception, NaN or Inf in the output) raises SweepError,
+    whose ``result`` keeps the points measured before that N.
+    """
     _check_callables(fn, setup, inputs)
     device = resolve_device(config.device)
     dtype = config.dtype if config.dtype is not None else torch.float32
@@ -40,33 +48,27 @@ def run_sweep(
         raise ValueError(f"dtype must be a torch.dtype such as torch.float16, got {dtype!r}")
     name = label or _default_label(fn, setup)
 
-    calls = {n: _build_call(config, device, dtype, n, fn, setup, inputs, name) for n in config.sizes}
-    points: dict[str, tuple[Point, ...]] = {}
-    for metric in config.metrics:
-        if metric == "flops":
-            flops = _each(calls, name, "flops", count_flops)
-            points["flops"] = tuple(Point(n, (float(v),)) for n, v in flops.items())
-        elif metric == "memory":
-            # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
-            with cpu_threads(1):
-                memory = _each(calls, name, "memory", lambda call: _warm_then(call, device, peak_memory))
-            points["memory"] = tuple(Point(n, (float(v),)) for n, v in memory.items())
-        elif metric == "time":
-            with cpu_threads(config.threads):
-                _each(calls, name, "time (warm-up)", lambda call: _warm(call, device))
-                try:
-                    seconds = time_calls(
-                        calls,
-                        device,
-                        budget=config.time_budget,
-                        min_rounds=config.min_rounds,
-                        max_rounds=config.max_rounds,
-                        seed=config.seed,
-                    )
-                except Exception as error:
-                    raise SweepError(f"{name} raised while timing: {type(error).__name__}: {error}") from error
-            points["time"] = tuple(Point(n, tuple(seconds[n])) for n in config.sizes)
+    calls: dict[int, Call] = {}
+    values: dict[str, dict[int, float]] = {m: {} for m in config.metrics if m != "time"}
+    stop: _Stop | None = None
+    for n in config.sizes:
+        stop = _attempt(
+            n, functools.partial(_measure_size, config, device, dtype, n, fn, setup, inputs, name, calls, values)
+        )
+        if stop is not None:
+            calls.pop(n, None)
+            break
 
+    samples: dict[int, list[float]] = {}
+    if "time" in config.metrics and calls:
+        samples, time_stop = _time_sizes(config, device, calls)
+        stop = stop or time_stop
+    calls.clear()
+    halt = stop.halt if stop is not None else None
+    if halt is not None and halt.status == OUT_OF_MEMORY:
+        _release_memory(device)
+
+    points = {metric: _points_of(metric, config.sizes, values, samples, halt) for metric in config.metrics}
     builtin_inputs = setup is None and inputs is None
     environment = Environment(
         device=str(device),
@@ -77,7 +79,138 @@ def run_sweep(
         mode=config.mode,
         shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim} if builtin_inputs else {},
     )
-    return ScalingResult(label=name, environment=environment, points=points)
+    result = ScalingResult(label=name, environment=environment, points=points, halt=halt)
+    if stop is not None and stop.halt.status == FAILED:
+        raise SweepError(f"{name} {stop.halt.describe()}", result) from stop.error
+    return result
+
+
+def _measure_size(
+    config: SweepConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    n: int,
+    fn: Callable[..., object] | None,
+    setup: Callable[[int], Call] | None,
+    inputs: Callable[[int], object] | None,
+    name: str,
+    calls: dict[int, Call],
+    values: dict[str, dict[int, float]],
+) -> None:
+    """Build the call for N, run it once (warm-up and output check), then count its FLOPs and peak memory."""
+    call = _build_call(config, device, dtype, n, fn, setup, inputs, name)
+    calls[n] = call
+    with cpu_threads(config.threads):
+        _check_output(call())
+        synchronize(device)
+    for metric in config.metrics:
+        if metric == "flops":
+            values["flops"][n] = float(count_flops(call))
+        elif metric == "memory":
+            # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
+            with cpu_threads(1):
+                values["memory"][n] = float(peak_memory(call, device))
+
+
+def _time_sizes(
+    config: SweepConfig, device: torch.device, calls: dict[int, Call]
+) -> tuple[dict[int, list[float]], _Stop | None]:
+    measured: dict[int, list[float]] = {}
+
+    def measure() -> None:
+        with cpu_threads(config.threads):
+            measured.update(
+                time_calls(
+                    calls,
+                    device,
+                    budget=config.time_budget,
+                    min_rounds=config.min_rounds,
+                    max_rounds=config.max_rounds,
+                    seed=config.seed,
+                )
+            )
+
+    # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N.
+    stop = _attempt(max(calls), measure)
+    return ({} if stop else measured), stop
+
+
+@dataclass
+class _Stop:
+    """A Halt and, for a failure, the exception behind it (chained to the SweepError raised at the end)."""
+
+    halt: Halt
+    error: BaseException | None = None
+
+
+def _attempt(n: int, work: Callable[[], None]) -> _Stop | None:
+    """Run ``work``; turn an out-of-memory error or any other exception at N into a _Stop.
+
+    Only the text of an out-of-memory error is kept: its traceback holds the frames, and the frames hold the
+    tensors that filled the memory.
+    """
+    try:
+        work()
+    except Exception as error:
+        if is_out_of_memory(error):
+            return _Stop(Halt(n, OUT_OF_MEMORY, _first_line(error)))
+        return _Stop(Halt(n, FAILED, f"{type(error).__name__}: {error}"), error)
+    return None
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; the CPU allocator raises a RuntimeError that says it could not."""
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return True
+    message = str(error)
+    return isinstance(error, RuntimeError) and (
+        "can't allocate memory" in message or "out of memory" in message.lower()
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _release_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _points_of(
+    metric: str,
+    sizes: Sequence[int],
+    values: Mapping[str, Mapping[int, float]],
+    samples: Mapping[int, list[float]],
+    halt: Halt | None,
+) -> tuple[Point, ...]:
+    points: list[Point] = []
+    for n in sizes:
+        if halt is not None and n == halt.n:
+            points.append(Point(n, (), halt.status, halt.reason))
+        elif halt is not None and n > halt.n:
+            points.append(Point(n, (), NOT_RUN, f"the sweep ended at N={halt.n}"))
+        elif metric == "time":
+            points.append(Point(n, tuple(samples[n])) if n in samples else Point(n, (), NOT_RUN, "not timed"))
+        else:
+            points.append(Point(n, (values[metric][n],)))
+    return tuple(points)
+
+
+def _check_output(output: object) -> None:
+    """NaN or Inf in the output means the kernel is wrong at this N: its cost would be meaningless."""
+    for tensor in _tensors_in(output):
+        if tensor.is_floating_point() or tensor.is_complex():
+            finite = torch.isfinite(tensor.detach())
+            if not bool(finite.all()):
+                bad = int(finite.numel() - finite.sum().item())
+                raise NonFiniteOutput(f"the output has {bad} NaN or Inf value(s) out of {tensor.numel()}")
+
+
+class NonFiniteOutput(ValueError):
+    """The function under test returned NaN or Inf."""
 
 
 def _check_callables(
@@ -102,29 +235,6 @@ def _default_label(fn: Callable[..., object] | None, setup: Callable[[int], Call
     return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target))
 
 
-def _each(calls: Mapping[int, Call], name: str, what: str, measure: Callable[[Call], Any]) -> dict[int, Any]:
-    results: dict[int, Any] = {}
-    for n, call in calls.items():
-        try:
-            results[n] = measure(call)
-        except Exception as error:
-            raise SweepError(
-                f"{name} raised at N={n} while measuring {what}: {type(error).__name__}: {error}"
-            ) from error
-    return results
-
-
-def _warm(call: Call, device: torch.device) -> None:
-    """One unmeasured call: lazy initialisation (cuBLAS workspace, caches) is not the call's cost."""
-    call()
-    synchronize(device)
-
-
-def _warm_then(call: Call, device: torch.device, measure: Callable[[Call, torch.device], Any]) -> Any:
-    _warm(call, device)
-    return measure(call, device)
-
-
 def _build_call(
     config: SweepConfig,
     device: torch.device,
@@ -136,33 +246,30 @@ def _build_call(
     name: str,
 ) -> Call:
     train = config.mode == "train"
-    try:
-        if setup is not None:
-            thunk = setup(n)
-            if not callable(thunk):
-                raise ValueError(f"setup({n}) must return a zero-argument callable, got {thunk!r}")
-            run: Call = thunk
-            leaves: list[torch.Tensor] = []
+    if setup is not None:
+        thunk = setup(n)
+        if not callable(thunk):
+            raise ValueError(f"setup({n}) must return a zero-argument callable, got {thunk!r}")
+        run: Call = thunk
+        leaves: list[torch.Tensor] = []
+    else:
+        assert fn is not None
+        if inputs is None:
+            made: object = make_qkv(
+                n,
+                batch=config.batch,
+                heads=config.heads,
+                head_dim=config.head_dim,
+                dtype=dtype,
+                device=device,
+                requires_grad=train,
+                seed=config.seed,
+            )
         else:
-            assert fn is not None
-            if inputs is None:
-                made: object = make_qkv(
-                    n,
-                    batch=config.batch,
-                    heads=config.heads,
-                    head_dim=config.head_dim,
-                    dtype=dtype,
-                    device=device,
-                    requires_grad=train,
-                    seed=config.seed,
-                )
-            else:
-                made = inputs(n)
-            args, kwargs = _as_arguments(made)
-            leaves = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t.requires_grad]
-            run = _bind(fn, args, kwargs)
-    except Exception as error:
-        raise SweepError(f"{name}: building the inputs for N={n} failed: {type(error).__name__}: {error}") from error
+            made = inputs(n)
+        args, kwargs = _as_arguments(made)
+        leaves = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t.requires_grad]
+        run = _bind(fn, args, kwargs)
     return _train_step(run, leaves, name) if train else _forward(run)
 
 

@@ -55,3 +55,19 @@ def test_auto_picks_the_gpu(attn_scaling):
     result = attn_scaling(sdpa_attention, sizes=[256, 512, 1024], metrics=["flops"])
     assert result.environment.device.startswith("cuda")
     assert result.environment.device_name == torch.cuda.get_device_name()
+
+
+def test_gpu_out_of_memory_is_data_and_memory_comes_back(attn_scaling):
+    # fp32 N×N scores for 8 heads: 8 GiB at N=16384, 32 GiB at 32768, 128 GiB at 65536 (more than any one GPU).
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    sizes = [2048, 4096, 8192, 16384, 32768, 65536, 131072]
+    result = attn_scaling(naive_attention, sizes=sizes, metrics=["memory", "time"], device="cuda", time_budget=0.5)
+    assert result.halt is not None and result.halt.status == "oom"
+    assert "out of memory" in result.halt.reason.lower()
+    assert len(result.sizes("memory")) >= 3
+    result.assert_exponent("memory", 2, tol=0.15)
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() == before
+    after = attn_scaling(sdpa_attention, sizes=[1024, 2048, 4096], metrics=["memory"], device="cuda")
+    assert after.halt is None

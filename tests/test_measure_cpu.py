@@ -149,8 +149,72 @@ def test_fn_raising_at_some_n_names_that_n():
             raise RuntimeError("kernel not built for this length")
         return sdpa_attention(q, k, v)
 
-    with pytest.raises(SweepError, match=r"raised at N=128 while measuring flops: RuntimeError: kernel not built"):
-        run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["flops"]), breaks_at_128)
+    with pytest.raises(SweepError, match=r"breaks_at_128 failed at N=128: RuntimeError: kernel not built") as failure:
+        run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["flops", "memory"]), breaks_at_128)
+    assert isinstance(failure.value.__cause__, RuntimeError)
+    kept = failure.value.result  # what was measured before the failing N is not lost
+    assert kept.sizes("flops") == (64,)
+    assert [(p.n, p.status) for p in kept.points["memory"]] == [(64, "ok"), (128, "error"), (256, "not run")]
+    assert kept.halt.n == 128
+
+
+def test_nan_in_the_output_is_reported_with_its_n():
+    def nan_from_256(q, k, v):
+        out = sdpa_attention(q, k, v)
+        return out * float("nan") if q.shape[-2] >= 256 else out
+
+    with pytest.raises(
+        SweepError,
+        match=r"nan_from_256 failed at N=256: NonFiniteOutput: the output has 131072 NaN or Inf value\(s\) out of",
+    ):
+        run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["flops"]), nan_from_256)
+
+
+def _allocation_fails_from(limit: int):
+    """Attention that asks the real CPU allocator for an impossible buffer once N reaches ``limit``."""
+
+    def attention(q, k, v):
+        if q.shape[-2] >= limit:
+            torch.empty(2**62, dtype=torch.uint8)
+        return naive_attention(q, k, v)
+
+    return attention
+
+
+def test_out_of_memory_ends_the_sweep_and_the_fit_uses_the_points_below():
+    sizes = [64, 128, 256, 512, 1024]
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=sizes, metrics=["memory", "flops", "time"], time_budget=0.1, min_rounds=3),
+        _allocation_fails_from(1024),
+    )
+    assert result.halt is not None and result.halt.n == 1024 and result.halt.status == "oom"
+    assert "can't allocate memory" in result.halt.reason
+    for metric in ("memory", "flops", "time"):
+        assert result.sizes(metric) == (64, 128, 256, 512)
+        assert result.points[metric][-1].status == "oom"
+    assert result.exponent("flops") == pytest.approx(2.0)
+    document = result.to_json()
+    assert document["halt"]["n"] == 1024
+    assert document["metrics"]["memory"]["excluded"][0]["status"] == "oom"
+
+
+def test_out_of_memory_with_too_few_points_below_is_a_clear_fit_error():
+    from pytest_attncomplexity import FitError
+
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[64, 128, 256, 512], metrics=["memory"]), _allocation_fails_from(256)
+    )
+    assert [p.status for p in result.points["memory"]] == ["ok", "ok", "oom", "not run"]
+    with pytest.raises(FitError, match=r"memory has 2 measured point\(s\) below the out of memory at N=256"):
+        result.fit("memory")
+
+
+def test_failing_sweep_still_reaches_the_session_record():
+    kept = []
+    runner = ScalingRunner(record=kept.append, nodeid="t.py::test")
+    with pytest.raises(SweepError):
+        runner(lambda q, k, v: 1 / 0 if q.shape[-2] > 64 else q, sizes=[64, 128, 256], metrics=["flops"], device="cpu")
+    assert len(kept) == 1 and kept[0].nodeid == "t.py::test" and kept[0].halt.n == 128
 
 
 def test_train_mode_without_gradients_says_what_to_do():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -190,3 +191,34 @@ def test_report_says_when_no_test_used_the_fixture(pytester: pytest.Pytester) ->
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--attn-scaling")
     result.stdout.fnmatch_lines(["*= attention scaling =*", "no test used the attn_scaling fixture"])
+
+
+def test_out_of_memory_is_data_and_the_next_test_runs(pytester: pytest.Pytester) -> None:
+    # A real CPU allocation failure: under a 6.5 GB address-space limit naive attention (B1 H8 D64) runs at
+    # N=8192 (about 4.3 GB of scores) and cannot allocate at N=16384.
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import naive_attention, sdpa_attention
+
+        def test_naive_runs_out_of_memory(attn_scaling):
+            r = attn_scaling(naive_attention, sizes=[2048, 4096, 8192, 16384], metrics=["memory"])
+            assert r.halt.n == 16384 and r.halt.status == "oom"
+            assert r.sizes("memory") == (2048, 4096, 8192)
+            r.assert_exponent("memory", 2, tol=0.15)
+
+        def test_next_test_runs_normally(attn_scaling):
+            r = attn_scaling(sdpa_attention, sizes=[2048, 4096, 8192], metrics=["memory"])
+            assert r.halt is None
+            r.assert_exponent("memory", 1, tol=0.15)
+        """
+    )
+    command = f"ulimit -v 6500000 && {sys.executable} -m pytest -p no:cacheprovider --attn-device=cpu --attn-scaling"
+    result = pytester.run("bash", "-c", command)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_naive_runs_out_of_memory [[]naive_attention[]]",
+            "*memory*2048..8192 (3)*",
+            "  sweep ended: out of memory at N=16384: RuntimeError: *can't allocate memory*",
+        ]
+    )

@@ -30,6 +30,8 @@ def format_result(result: ScalingResult) -> list[str]:
         lines.append(
             f"  {metric:<8}{fit.exponent:>10.3f}  {ci:<17}{fit.r2:>7.4f}  {'O(' + fit.complexity + ')':<11}{span:<18}"
         )
+    if result.halt is not None:
+        lines.append(f"  sweep ended: {result.halt.describe()}")
     return [line.rstrip() for line in lines]
 
 
