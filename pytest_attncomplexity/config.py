@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from .sizes import parse_sizes, validate_sizes
 from .units import METRICS
+from .verdict import validate_policy
 
 MODES: tuple[str, ...] = ("forward", "train")
 DEFAULT_SIZES: tuple[int, ...] = (256, 512, 1024, 2048)
@@ -94,6 +95,7 @@ class PluginOptions:
     device: str = "auto"
     threads: int = 1
     time_budget: float = 3.0
+    inconclusive: str = "fail"
 
     @classmethod
     def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
@@ -114,6 +116,7 @@ class PluginOptions:
             time_budget=_positive_float("--attn-time-budget", _as_number(budget, float, "--attn-time-budget"))
             if budget
             else 3.0,
+            inconclusive=validate_policy(pick("attn_inconclusive") or "fail"),
         )
 
 

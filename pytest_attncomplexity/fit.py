@@ -41,6 +41,8 @@ class Fit:
     local_slopes: tuple[float, ...]
     complexity: str
     log_intercept: float
+    # Leading sizes left out of the slope because a fixed per-call cost dominates them (see overhead_head).
+    overhead_sizes: tuple[int, ...] = ()
 
     def predict(self, n: float) -> float:
         """The fitted value at N = ``n``."""
@@ -70,8 +72,52 @@ def best_complexity(sizes: Sequence[float], values: Sequence[float]) -> str:
     return best_name
 
 
-def fit_power_law(sizes: Sequence[int], values: Sequence[float], metric: str = "value") -> Fit:
-    """Fit ``values ≈ c · sizes^k`` and return the exponent k with its 95% CI, r², local slopes and class."""
+# A leading point is overhead-dominated when the fitted fixed cost is more than this share of its value.
+OVERHEAD_SHARE = 0.25
+MIN_TAIL_POINTS = 3
+
+
+def overhead_head(sizes: Sequence[float], values: Sequence[float]) -> int:
+    """How many leading sizes a fixed per-call cost dominates: fit ``v = c + a·N^k`` (c ≥ 0) in log space and
+    count the first sizes where ``c`` is more than OVERHEAD_SHARE of the value, keeping MIN_TAIL_POINTS.
+
+    A call that costs a fixed few microseconds (a launch, Python dispatch) plus its real work reads flat at small N:
+    a true N² can read as ~1 there. The power law is then fitted to the tail, where the work dominates.
+    """
+    if len(sizes) <= MIN_TAIL_POINTS:
+        return 0
+    from scipy.optimize import curve_fit
+
+    n = np.asarray(sizes, dtype=float)
+    v = np.asarray(values, dtype=float)
+    tail_slope = math.log(v[-1] / v[-2]) / math.log(n[-1] / n[-2])
+    c0 = 0.5 * float(v.min())
+    start = [c0, max(tail_slope, 0.1), math.log(max(v[-1] - c0, v[-1] * 1e-3)) - max(tail_slope, 0.1) * math.log(n[-1])]
+
+    def model(size: np.ndarray, c: float, k: float, log_a: float) -> np.ndarray:
+        return np.asarray(np.log(c + np.exp(log_a + k * np.log(size))))
+
+    try:
+        (c, _, _), _ = curve_fit(
+            model, n, np.log(v), p0=start, bounds=([0.0, 0.0, -np.inf], [float(v.min()), 6.0, np.inf]), maxfev=2000
+        )
+    except (RuntimeError, ValueError):  # no convergence: keep every point
+        return 0
+    head = 0
+    while head < len(v) - MIN_TAIL_POINTS and c > OVERHEAD_SHARE * v[head]:
+        head += 1
+    return head
+
+
+def fit_power_law(
+    sizes: Sequence[int], values: Sequence[float], metric: str = "value", trim_overhead: bool = False
+) -> Fit:
+    """Fit ``values ≈ c · sizes^k`` and return the exponent k with its 95% CI, r², local slopes and class.
+
+    With ``trim_overhead``, leading sizes dominated by a fixed per-call cost (``overhead_head``) are left out of
+    the exponent, its CI, r² and class; the local slopes still cover every size.
+
+    """
     if len(sizes) != len(values):
         raise FitError(f"{metric}: {len(sizes)} sizes but {len(values)} values")
     if len(sizes) < 2:
@@ -83,8 +129,9 @@ def fit_power_law(sizes: Sequence[int], values: Sequence[float], metric: str = "
         shown = ", ".join(f"N={n}: {v!r}" for n, v in bad)
         raise FitError(f"{metric}: cannot fit a log-log slope through values that are not positive ({shown})")
 
-    x = np.log(np.asarray(sizes, dtype=float))
-    y = np.log(np.asarray(values, dtype=float))
+    head = overhead_head(sizes, values) if trim_overhead else 0
+    x = np.log(np.asarray(sizes[head:], dtype=float))
+    y = np.log(np.asarray(values[head:], dtype=float))
     from scipy import stats  # imported on first fit: scipy.stats is slow to import and pytest loads us always
 
     theil = stats.theilslopes(y, x, alpha=0.95)
@@ -104,6 +151,7 @@ def fit_power_law(sizes: Sequence[int], values: Sequence[float], metric: str = "
         ci=(min(low, slope), max(high, slope)),
         r2=r2,
         local_slopes=local_slopes(sizes, values),
-        complexity=best_complexity(sizes, values),
+        complexity=best_complexity(sizes[head:], values[head:]),
         log_intercept=intercept,
+        overhead_sizes=tuple(int(n) for n in sizes[:head]),
     )

@@ -13,6 +13,7 @@ from .report.json import results_document, write_json
 from .report.text import format_report
 from .results import ScalingResult
 from .runner import ScalingRunner
+from .verdict import InconclusiveExponent
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ OPTIONS: tuple[_Option, ...] = (
         "--attn-threads",
         "torch intra-op threads while timing on the CPU (default 1: unbiased beside other load)",
         metavar="N",
+    ),
+    _Option(
+        "--attn-inconclusive",
+        "what a verdict that stays too noisy to decide (after measuring again) does to its test: fail, skip or "
+        "xfail (default fail)",
+        metavar="fail|skip|xfail",
     ),
     _Option(
         "--attn-time-budget",
@@ -109,6 +116,20 @@ class AttnScalingSession:
                 terminalreporter.write_line(line)
         if self.json_written:
             terminalreporter.write_line(f"attention scaling results written to {self.json_written}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """An inconclusive exponent fails the test (it is an AssertionError), or skips or xfails it as configured."""
+    try:
+        return (yield)
+    except InconclusiveExponent as error:
+        policy = item.config.stash[STATE_KEY].options.inconclusive
+        if policy == "skip":
+            pytest.skip(str(error))
+        if policy == "xfail":
+            pytest.xfail(str(error))
+        raise
 
 
 class _PytestScalingRunner(ScalingRunner):

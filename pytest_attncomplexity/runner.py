@@ -6,6 +6,7 @@ Free of pytest so it can be used from scripts (benchmarks/) exactly as tests use
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .config import PluginOptions, SweepConfig
@@ -68,6 +69,28 @@ class ScalingRunner:
             if error.result is not None:  # what was measured before the failing N still reaches the report
                 self._keep(error.result)
             raise
+
+        def remeasure(metric: str) -> bool:
+            """Time the measured sizes again with twice the budget and add the samples (for a noisy verdict)."""
+            sizes = result.sizes(metric)
+            if metric != "time" or len(sizes) < 3:
+                return False
+            again = replace(
+                config,
+                sizes=sizes,
+                metrics=("time",),
+                time_budget=2 * config.time_budget,
+                max_rounds=2 * config.max_rounds,
+                seed=config.seed + 1 + result.remeasured,
+            )
+            try:
+                extra = run_sweep(again, fn, setup=setup, inputs=inputs, label=label)
+            except SweepError:
+                return False
+            result.extend_samples("time", {p.n: p.samples for p in extra.points["time"] if p.measured})
+            return True
+
+        result.remeasure = remeasure
         self._keep(result)
         return result
 

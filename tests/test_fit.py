@@ -80,3 +80,25 @@ def test_local_slopes_show_a_bend():
 def test_unfittable_data_is_a_clear_error(sizes, values, message):
     with pytest.raises(FitError, match=message):
         fit_power_law(sizes, values, "memory")
+
+
+def test_fixed_overhead_at_small_n_is_left_out_of_the_exponent():
+    sizes = geometric(1024, 16384)
+    values = [12e-6 + 4e-12 * n**2 for n in sizes]  # 12 µs per call plus quadratic work
+    plain = fit_power_law(sizes, values, "time")
+    trimmed = fit_power_law(sizes, values, "time", trim_overhead=True)
+    assert plain.exponent < 1.8
+    assert trimmed.overhead_sizes == (1024, 2048)
+    assert trimmed.exponent == pytest.approx(2.0, abs=0.15)  # 15% overhead remains at N=4096
+    assert len(trimmed.local_slopes) == len(sizes) - 1  # the bend stays visible
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [geometric(256, 4096), [256, 512, 1024]],
+    ids=["pure power law", "three points"],
+)
+def test_nothing_is_trimmed_without_overhead_or_spare_points(sizes):
+    values = [n**2 * (1.0 if len(sizes) > 3 else 1 + 1e5 / n**2) for n in sizes]
+    fit = fit_power_law(sizes, values, "time", trim_overhead=True)
+    assert fit.overhead_sizes == ()

@@ -205,7 +205,9 @@ def test_out_of_memory_with_too_few_points_below_is_a_clear_fit_error():
         SweepConfig(device="cpu", sizes=[64, 128, 256, 512], metrics=["memory"]), _allocation_fails_from(256)
     )
     assert [p.status for p in result.points["memory"]] == ["ok", "ok", "oom", "not run"]
-    with pytest.raises(FitError, match=r"memory has 2 measured point\(s\) below the out of memory at N=256"):
+    with pytest.raises(
+        FitError, match=r"memory has 2 measured point\(s\) before the sweep ended \(out of memory at N=256"
+    ):
         result.fit("memory")
 
 

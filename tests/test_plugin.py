@@ -181,6 +181,7 @@ def test_options_and_ini_keys_are_documented(pytester: pytest.Pytester) -> None:
         "attn-sizes",
         "attn-device",
         "attn-threads",
+        "attn-inconclusive",
         "attn-time-budget",
     ):
         result.stdout.fnmatch_lines([f"*--{name}*"])
@@ -233,5 +234,100 @@ def test_out_of_memory_is_data_and_the_next_test_runs(pytester: pytest.Pytester)
             "*::test_naive_runs_out_of_memory [[]naive_attention[]]",
             "*memory*2048..8192 (3)*",
             "  sweep ended: out of memory at N=16384: RuntimeError: *can't allocate memory*",
+        ]
+    )
+
+
+INCONCLUSIVE_TEST = """
+from pytest_attncomplexity import Environment, Point, ScalingResult
+
+def test_noisy_claim():
+    # Synthetic points whose exponent misses the band while its interval reaches into it.
+    sizes, factors = [256, 512, 1024, 2048, 4096], [3.0, 0.5, 2.0, 1.0, 1.0]
+    points = tuple(Point(n, (1e-9 * n**2 * f * 0.6, 1e-9 * n**2 * f, 1e-9 * n**2 * f * 1.4))
+                   for n, f in zip(sizes, factors))
+    env = Environment("cpu", "cpu", "2.13.0", 1, "float32", "forward")
+    ScalingResult("attn", env, {"time": points}).assert_exponent("time", 2, tol=0.2)
+"""
+
+
+@pytest.mark.parametrize(
+    ("policy", "outcome", "line"),
+    [
+        (None, {"failed": 1}, "*InconclusiveExponent: attn: inconclusive: time exponent*"),
+        ("fail", {"failed": 1}, "*too noisy to decide*"),
+        ("skip", {"skipped": 1}, "SKIPPED*attn: inconclusive: time exponent*"),
+        ("xfail", {"xfailed": 1}, "XFAIL*attn: inconclusive: time exponent*"),
+    ],
+)
+def test_inconclusive_policy(pytester: pytest.Pytester, policy, outcome, line) -> None:
+    pytester.makepyfile(INCONCLUSIVE_TEST)
+    args = ["-rsx"] + ([f"--attn-inconclusive={policy}"] if policy else [])
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines([line])
+
+
+def test_inconclusive_policy_from_ini_and_bad_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(INCONCLUSIVE_TEST)
+    pytester.makeini("[pytest]\nattn_inconclusive = skip\n")
+    pytester.runpytest().assert_outcomes(skipped=1)
+    bad = pytester.runpytest("--attn-inconclusive=ignore")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--attn-inconclusive must be one of ['fail', 'skip', 'xfail'], got 'ignore'" in bad.stderr.str()
+
+
+def test_each_bad_input_fails_its_own_test_with_a_message_that_names_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import math
+        import pytest
+        from pytest_attncomplexity import sdpa_attention
+
+        FAST = dict(time_budget=0.1)
+
+        @pytest.mark.parametrize("sizes", [[256, 128, 512], [64, 128], [64, 128.5, 256]])
+        def test_bad_sizes(attn_scaling, sizes):
+            attn_scaling(sdpa_attention, sizes=sizes, metrics=["flops"])
+
+        def test_fn_not_callable(attn_scaling):
+            attn_scaling("sdpa", sizes=[64, 128, 256], metrics=["flops"])
+
+        def test_fn_raises(attn_scaling):
+            def broken(q, k, v):
+                if q.shape[-2] == 128:
+                    raise KeyError("no kernel for 128")
+                return sdpa_attention(q, k, v)
+            attn_scaling(broken, sizes=[64, 128, 256], metrics=["flops"])
+
+        def test_nan_output(attn_scaling):
+            attn_scaling(lambda q, k, v: q * math.nan, sizes=[64, 128, 256], metrics=["flops"], label="nan")
+
+        @pytest.mark.parametrize("kwargs", [dict(metrics=["speed"]), dict(mode="eval"), dict(device="npu")])
+        def test_unknown_settings(attn_scaling, kwargs):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], **kwargs)
+
+        def test_negative_tol(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"]).assert_exponent("flops", 2, -0.1)
+
+        def test_still_fine(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"]).assert_exponent("flops", 2)
+        """
+    )
+    result = pytester.runpytest("--attn-scaling")
+    result.assert_outcomes(passed=1, failed=10)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ValueError: sizes must be strictly increasing, got 128 after 256 in [[]256, 128, 512[]]",
+            "*ValueError: sizes needs at least 3 values to fit an exponent, got [[]64, 128[]]",
+            "*ValueError: sizes must be integers, got 128.5 in [[]64, 128.5, 256[]]",
+            "*ValueError: fn must be callable, got 'sdpa'",
+            "*SweepError: *broken failed at N=128: KeyError: 'no kernel for 128'",
+            "*SweepError: nan failed at N=64: NonFiniteOutput: the output has * NaN or Inf value(s)*",
+            "*ValueError: unknown metric 'speed'; choose from [[]'time', 'memory', 'flops'[]]",
+            "*ValueError: mode must be one of [[]'forward', 'train'[]], got 'eval'",
+            "*ValueError: device must be 'auto', 'cpu', 'cuda' or 'cuda:INDEX', got 'npu'",
+            "*ValueError: tol must be >= 0, got -0.1",
         ]
     )

@@ -20,7 +20,7 @@ import torch
 
 from .device import synchronize
 
-MIN_CPU_SAMPLE_S = 2e-3  # a CPU sample loops the call until it lasts this long
+MIN_CPU_SAMPLE_S = 20e-3  # a CPU sample loops the call until it lasts this long
 DEFAULT_L2_FLUSH_BYTES = 256 * 2**20  # when the device does not report its L2 size
 
 
