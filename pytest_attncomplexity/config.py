@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .sizes import parse_sizes, validate_sizes
-from .units import METRICS
+from .units import METRICS, parse_bytes
 from .verdict import validate_policy
 
 MODES: tuple[str, ...] = ("forward", "train")
@@ -65,6 +65,8 @@ class SweepConfig:
     min_rounds: int = 5
     max_rounds: int = 25
     seed: int = 0
+    max_time: float | None = None
+    max_memory: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -77,6 +79,10 @@ class SweepConfig:
         if self.max_rounds < self.min_rounds:
             raise ValueError(f"max_rounds ({self.max_rounds}) must be >= min_rounds ({self.min_rounds})")
         _positive_float("time_budget", self.time_budget)
+        if self.max_time is not None:
+            _positive_float("max_time", self.max_time)
+        if self.max_memory is not None:
+            object.__setattr__(self, "max_memory", parse_bytes(self.max_memory))
 
 
 class _PytestConfigLike(Protocol):
@@ -96,6 +102,8 @@ class PluginOptions:
     threads: int = 1
     time_budget: float = 3.0
     inconclusive: str = "fail"
+    max_time: float | None = None
+    max_memory: int | None = None
 
     @classmethod
     def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
@@ -107,6 +115,8 @@ class PluginOptions:
         sizes = validate_sizes(parse_sizes(sizes_text)) if sizes_text else DEFAULT_SIZES
         threads = pick("attn_threads")
         budget = pick("attn_time_budget")
+        max_time = pick("attn_max_time")
+        max_memory = pick("attn_max_memory")
         return cls(
             report=bool(pick("attn_scaling")),
             json_path=pick("attn_scaling_json") or None,
@@ -117,7 +127,18 @@ class PluginOptions:
             if budget
             else 3.0,
             inconclusive=validate_policy(pick("attn_inconclusive") or "fail"),
+            max_time=_positive_float("--attn-max-time", _as_number(max_time, float, "--attn-max-time"))
+            if max_time
+            else None,
+            max_memory=_named(parse_bytes, "--attn-max-memory", max_memory) if max_memory else None,
         )
+
+
+def _named(parse: Any, name: str, value: object) -> Any:
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _as_number(value: object, kind: type[int] | type[float], name: str) -> int | float:

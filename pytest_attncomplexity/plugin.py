@@ -60,6 +60,16 @@ OPTIONS: tuple[_Option, ...] = (
         metavar="fail|skip|xfail",
     ),
     _Option(
+        "--attn-max-time",
+        "stop growing N once one call takes longer than this many seconds; larger N are reported as skipped",
+        metavar="SECONDS",
+    ),
+    _Option(
+        "--attn-max-memory",
+        "skip an N whose peak memory, predicted from the sizes measured before it, exceeds this (e.g. 8GiB)",
+        metavar="SIZE",
+    ),
+    _Option(
         "--attn-time-budget",
         "seconds of timed calls per sweep; more rounds, less spread (default 3)",
         metavar="SECONDS",

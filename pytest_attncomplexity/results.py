@@ -29,6 +29,7 @@ MEASURED = "ok"
 OUT_OF_MEMORY = "oom"
 FAILED = "error"
 NOT_RUN = "not run"
+SKIPPED = "skipped"  # over a budget (--attn-max-time, --attn-max-memory)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Halt:
     reason: str
 
     def describe(self) -> str:
+        if self.status == SKIPPED:
+            return f"skipped from N={self.n}: {self.reason}"
         what = "out of memory" if self.status == OUT_OF_MEMORY else "failed"
         return f"{what} at N={self.n}: {self.reason}"
 
@@ -121,11 +124,10 @@ class ScalingResult:
         if metric not in self._fits:
             points = self._measured(metric)
             if len(points) < MIN_FIT_POINTS and self.halt is not None:
-                advice = (
-                    "; start the sizes lower or use a device with more memory"
-                    if self.halt.status == OUT_OF_MEMORY
-                    else ""
-                )
+                advice = {
+                    OUT_OF_MEMORY: "; start the sizes lower or use a device with more memory",
+                    SKIPPED: "; start the sizes lower or raise the budget",
+                }.get(self.halt.status, "")
                 raise FitError(
                     f"{self.label}: {metric} has {len(points)} measured point(s) before the sweep ended "
                     f"({self.halt.describe()}); a fit needs {MIN_FIT_POINTS}{advice}"

@@ -12,7 +12,7 @@ from typing import Any
 from .config import PluginOptions, SweepConfig
 from .errors import SweepError
 from .results import ScalingResult
-from .units import METRICS
+from .units import METRICS, parse_bytes
 
 
 class ScalingRunner:
@@ -47,6 +47,8 @@ class ScalingRunner:
         time_budget: float | None = None,
         seed: int = 0,
         label: str | None = None,
+        max_time: float | None = None,
+        max_memory: int | str | None = None,
     ) -> ScalingResult:
         from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
 
@@ -62,6 +64,8 @@ class ScalingRunner:
             threads=self.options.threads if threads is None else threads,
             time_budget=self.options.time_budget if time_budget is None else time_budget,
             seed=seed,
+            max_time=self.options.max_time if max_time is None else max_time,
+            max_memory=self.options.max_memory if max_memory is None else parse_bytes(max_memory),
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,14 @@ from typing import Any
 import torch
 
 from .attention import make_qkv
+from .budget import Budget
 from .config import SweepConfig
 from .errors import SweepError
 from .measure.device import cpu_threads, device_name, resolve_device, synchronize
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
-from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, Environment, Halt, Point, ScalingResult
+from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, ScalingResult
 
 Call = Callable[[], object]
 
@@ -49,14 +51,28 @@ def run_sweep(
     name = label or _default_label(fn, setup)
 
     calls: dict[int, Call] = {}
-    values: dict[str, dict[int, float]] = {m: {} for m in config.metrics if m != "time"}
+    counted = [m for m in config.metrics if m != "time"]
+    if config.max_memory is not None and "memory" not in counted:
+        counted.append("memory")  # the memory budget predicts the next peak from the peaks so far
+    values: dict[str, dict[int, float]] = {m: {} for m in counted}
+    budget = Budget(config.max_time, config.max_memory)
     stop: _Stop | None = None
-    for n in config.sizes:
-        stop = _attempt(
-            n, functools.partial(_measure_size, config, device, dtype, n, fn, setup, inputs, name, calls, values)
+    for index, n in enumerate(config.sizes):
+        over = budget.before(n, values.get("memory", {}))
+        if over is not None:
+            stop = _Stop(Halt(n, SKIPPED, over))
+            break
+        first_call: list[float] = []
+        measure = functools.partial(
+            _measure_size, config, device, dtype, n, fn, setup, inputs, name, calls, values, first_call
         )
+        stop = _attempt(n, measure)
         if stop is not None:
             calls.pop(n, None)
+            break
+        over = budget.after(n, first_call[0])
+        if over is not None and index + 1 < len(config.sizes):
+            stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
             break
 
     samples: dict[int, list[float]] = {}
@@ -96,14 +112,20 @@ def _measure_size(
     name: str,
     calls: dict[int, Call],
     values: dict[str, dict[int, float]],
+    first_call: list[float],
 ) -> None:
-    """Build the call for N, run it once (warm-up and output check), then count its FLOPs and peak memory."""
+    """Build the call for N, run it once (warm-up, output check, its duration for the time budget), then count
+    its FLOPs and peak memory."""
     call = _build_call(config, device, dtype, n, fn, setup, inputs, name)
     calls[n] = call
     with cpu_threads(config.threads):
-        _check_output(call())
+        start = time.perf_counter()
+        output = call()
         synchronize(device)
-    for metric in config.metrics:
+        first_call.append(time.perf_counter() - start)
+        _check_output(output)
+        del output
+    for metric in values:
         if metric == "flops":
             values["flops"][n] = float(count_flops(call))
         elif metric == "memory":
@@ -188,7 +210,7 @@ def _points_of(
 ) -> tuple[Point, ...]:
     points: list[Point] = []
     for n in sizes:
-        if halt is not None and n == halt.n:
+        if halt is not None and (n == halt.n or (n > halt.n and halt.status == SKIPPED)):
             points.append(Point(n, (), halt.status, halt.reason))
         elif halt is not None and n > halt.n:
             points.append(Point(n, (), NOT_RUN, f"the sweep ended at N={halt.n}"))

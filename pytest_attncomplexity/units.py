@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 METRICS: tuple[str, ...] = ("time", "memory", "flops")
 
 UNITS: dict[str, str] = {"time": "s", "memory": "B", "flops": "FLOP"}
@@ -37,3 +39,41 @@ def format_value(metric: str, value: float) -> str:
     if metric == "flops":
         return _scaled(value, _FLOP_STEPS)
     return f"{value:.4g}"
+
+
+_SIZE_SUFFIXES = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+_SIZE = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)([a-z]*)$")
+
+
+def parse_bytes(text: object) -> int:
+    """``"8GiB"``, ``"512MB"``, ``"1.5e9"`` or a number of bytes."""
+    problem = f"a memory size must be a positive amount like 8GiB, 512MB or 1e9 (bytes), got {text!r}"
+    if isinstance(text, bool):
+        raise ValueError(problem)
+    if isinstance(text, int | float):
+        value, factor = float(text), 1
+    else:
+        match = _SIZE.match(str(text).strip().lower().replace(" ", ""))
+        if match is None or match.group(2) not in _SIZE_SUFFIXES:
+            raise ValueError(problem)
+        value, factor = float(match.group(1)), _SIZE_SUFFIXES[match.group(2)]
+    if not 0 < value < float("inf"):
+        raise ValueError(problem)
+    return int(value * factor)

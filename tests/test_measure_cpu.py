@@ -253,3 +253,32 @@ def test_cuda_without_a_gpu_is_reported_as_unavailable():
 
     with pytest.raises(DeviceUnavailable, match="CUDA is not available"):
         ScalingRunner()(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"], device="cuda")
+
+
+def test_time_budget_stops_growing_n_and_reports_the_rest_as_skipped():
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[64, 128, 256, 512, 1024], metrics=["flops"], max_time=1e-9), naive_attention
+    )
+    assert [p.status for p in result.points["flops"]] == ["ok", "skipped", "skipped", "skipped", "skipped"]
+    assert result.halt.n == 128
+    assert "over the time budget of 1 ns (--attn-max-time)" in result.points["flops"][1].reason
+
+
+def test_memory_budget_skips_sizes_whose_predicted_peak_is_too_large():
+    # Naive attention, 8 heads, fp32: about 0.3 MiB of scores at N=64, x4 per doubling; 3 MiB fits up to N=128.
+    result = run_sweep(
+        SweepConfig(device="cpu", sizes=[32, 64, 128, 256, 512], metrics=["flops"], max_memory="3MiB"),
+        naive_attention,
+    )
+    assert result.sizes("flops") == (32, 64, 128)
+    assert result.halt.status == "skipped" and result.halt.n == 256
+    assert "over the memory budget of 3 MiB (--attn-max-memory)" in result.halt.reason
+    assert result.metrics == ("flops",)  # memory was measured for the prediction, not reported
+
+
+def test_budget_from_the_session_options():
+    from pytest_attncomplexity.config import PluginOptions
+
+    runner = ScalingRunner(PluginOptions(max_memory=3 * 2**20))
+    result = runner(naive_attention, sizes=[32, 64, 128, 256], metrics=["memory"], device="cpu")
+    assert result.halt is not None and result.halt.status == "skipped"

@@ -182,6 +182,8 @@ def test_options_and_ini_keys_are_documented(pytester: pytest.Pytester) -> None:
         "attn-device",
         "attn-threads",
         "attn-inconclusive",
+        "attn-max-time",
+        "attn-max-memory",
         "attn-time-budget",
     ):
         result.stdout.fnmatch_lines([f"*--{name}*"])
@@ -331,3 +333,22 @@ def test_each_bad_input_fails_its_own_test_with_a_message_that_names_it(pytester
             "*ValueError: tol must be >= 0, got -0.1",
         ]
     )
+
+
+def test_budgets_from_the_command_line_show_as_skipped_points(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import naive_attention
+
+        def test_grows_until_the_budget(attn_scaling):
+            r = attn_scaling(naive_attention, sizes=[32, 64, 128, 256, 512], metrics=["flops"])
+            r.assert_exponent("flops", 2, tol=0.01)
+        """
+    )
+    result = pytester.runpytest("--attn-scaling", "--attn-max-memory=3MiB", "--attn-scaling-json=r.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*flops*32..128 (3)*", "  sweep ended: skipped from N=256: predicted peak memory * at N=256 is over*"]
+    )
+    flops = json.loads((pytester.path / "r.json").read_text())["results"][0]["metrics"]["flops"]
+    assert [(e["n"], e["status"]) for e in flops["excluded"]] == [(256, "skipped"), (512, "skipped")]

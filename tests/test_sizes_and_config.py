@@ -118,3 +118,16 @@ def test_command_line_wins_over_ini():
 def test_bad_session_options_are_named(ini, message):
     with pytest.raises(ValueError, match=message):
         PluginOptions.from_pytest_config(_FakeConfig({}, ini))
+
+
+@pytest.mark.parametrize(("text", "expected"), [("8GiB", 8 * 2**30), ("512MB", 512 * 10**6), ("1.5e9", 1_500_000_000)])
+def test_memory_sizes_parse(text, expected):
+    from pytest_attncomplexity.units import parse_bytes
+
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-1GB", "0", "5XB"])
+def test_bad_memory_sizes_are_named(text):
+    with pytest.raises(ValueError, match=f"--attn-max-memory: a memory size must be a positive amount.*got {text!r}"):
+        PluginOptions.from_pytest_config(_FakeConfig({"attn_max_memory": text}, {}))
