@@ -74,6 +74,8 @@ def best_complexity(sizes: Sequence[float], values: Sequence[float]) -> str:
 
 # A leading point is overhead-dominated when the fitted fixed cost is more than this share of its value.
 OVERHEAD_SHARE = 0.25
+# ...and only when the overhead model's squared log residuals are under this share of a plain power law's.
+OVERHEAD_FIT_GAIN = 0.25
 MIN_TAIL_POINTS = 3
 
 
@@ -98,10 +100,17 @@ def overhead_head(sizes: Sequence[float], values: Sequence[float]) -> int:
         return np.asarray(np.log(c + np.exp(log_a + k * np.log(size))))
 
     try:
-        (c, _, _), _ = curve_fit(
+        (c, k, log_a), _ = curve_fit(
             model, n, np.log(v), p0=start, bounds=([0.0, 0.0, -np.inf], [float(v.min()), 6.0, np.inf]), maxfev=2000
         )
     except (RuntimeError, ValueError):  # no convergence: keep every point
+        return 0
+    # Only an overhead that explains the bend: a cache cliff in the middle of the range also bends the curve, and
+    # trimming the head there would steepen the exponent instead of correcting it.
+    x, y = np.log(n), np.log(v)
+    plain = float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
+    with_overhead = float(np.sum((y - model(n, c, k, log_a)) ** 2))
+    if with_overhead > OVERHEAD_FIT_GAIN * plain:
         return 0
     head = 0
     while head < len(v) - MIN_TAIL_POINTS and c > OVERHEAD_SHARE * v[head]:

@@ -1,7 +1,7 @@
 """Duration of one call at each N: raw samples, visited in shuffled rounds.
 
 Each round visits every N, in a fresh random order, so a slow drift of the machine (another process, clock
-changes) spreads over all sizes instead of bending the curve; cheap sizes take several samples per round.
+changes) spreads over all sizes instead of bending the curve; cheap sizes get a larger share of each round.
 CPU: ``time.perf_counter`` around a loop of calls long enough that the clock's resolution and the jitter of the
 small sizes do not matter, minus the cost of the loop itself, with the garbage collector paused.
 CUDA: events around each call, after a warm-up, with the L2 cache flushed before each call.
@@ -21,7 +21,9 @@ import torch
 
 from .device import synchronize
 
-MIN_CPU_SAMPLE_S = 20e-3  # a CPU sample loops the call until it lasts this long
+# A CPU sample loops the call only when it is shorter than this: longer calls are timed one by one, each after a
+# call of another size, so that no size is measured with caches its own previous call left warm.
+MIN_CPU_SAMPLE_S = 1e-3
 DEFAULT_L2_FLUSH_BYTES = 256 * 2**20  # when the device does not report its L2 size
 MAX_SAMPLES_PER_ROUND = 8
 
@@ -49,7 +51,7 @@ def _loop_seconds(call: Callable[[], object], repeats: int) -> float:
 
 
 def samples_per_round(sample_seconds: Mapping[int, float]) -> dict[int, int]:
-    """How many samples each N takes per round: more where a sample is cheap, sqrt(longest / own) of them.
+    """How much of a round each N gets, in samples: more where a sample is cheap, sqrt(longest / own) of them.
 
     The largest N dominates what a round costs, while the small N are the noisy ones (short samples, caches);
     spending the round's time more evenly buys their precision at little cost. Measured on SDPA, N=256..4096:
@@ -63,9 +65,22 @@ def samples_per_round(sample_seconds: Mapping[int, float]) -> dict[int, int]:
 
 
 def _round_order(per_round: Mapping[int, int], order: random.Random) -> list[int]:
-    """One round: every N as many times as it samples, in a fresh random order."""
-    visits = [n for n, count in per_round.items() for _ in range(count)]
-    order.shuffle(visits)
+    """One round: every N as many times as it samples, in a random order where no N follows itself.
+
+    A call right after another of the same N finds its data warm in the caches, one after a different N does not;
+    keeping every sample "after a different N" puts all sizes in the same state, so the cache does not bend the
+    curve (warm loops made naive attention at N=256..2048 read 2.45 instead of 2.1 on the CPU).
+    """
+    left = dict(per_round)
+    visits: list[int] = []
+    while any(left.values()):
+        candidates = [n for n, count in left.items() if count and (not visits or n != visits[-1])]
+        if not candidates:  # only the last N has samples left: it has to repeat
+            candidates = [n for n, count in left.items() if count]
+        most = max(left[n] for n in candidates)
+        n = order.choice([c for c in candidates if left[c] == most])
+        visits.append(n)
+        left[n] -= 1
     return visits
 
 
@@ -102,9 +117,9 @@ def _time_cpu(
     with _gc_paused():
         estimate = {n: _loop_seconds(call, 1) for n, call in calls.items()}
         repeats = {n: max(1, math.ceil(MIN_CPU_SAMPLE_S / max(t, 1e-9))) for n, t in estimate.items()}
+        per_round = samples_per_round({n: repeats[n] * estimate[n] for n in calls})
         # What the loop costs without the work, per call, so that it is not counted as the call's time.
         loop_cost = {n: statistics.median(_loop_seconds(_noop, k) for _ in range(5)) / k for n, k in repeats.items()}
-        per_round = samples_per_round({n: repeats[n] * estimate[n] for n in calls})
         round_seconds = sum(per_round[n] * repeats[n] * estimate[n] for n in calls)
         rounds = rounds_for_budget(round_seconds, budget, min_rounds, max_rounds)
         samples: dict[int, list[float]] = {n: [] for n in calls}
