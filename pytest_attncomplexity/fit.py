@@ -79,7 +79,7 @@ OVERHEAD_FIT_GAIN = 0.25
 MIN_TAIL_POINTS = 3
 
 
-def overhead_head(sizes: Sequence[float], values: Sequence[float]) -> int:
+def overhead_head(sizes: Sequence[float], values: Sequence[float], max_overhead: float | None = None) -> int:
     """How many leading sizes a fixed per-call cost dominates: fit ``v = c + a·N^k`` (c ≥ 0) in log space and
     count the first sizes where ``c`` is more than OVERHEAD_SHARE of the value, keeping MIN_TAIL_POINTS.
 
@@ -112,6 +112,9 @@ def overhead_head(sizes: Sequence[float], values: Sequence[float]) -> int:
     with_overhead = float(np.sum((y - model(n, c, k, log_a)) ** 2))
     if with_overhead > OVERHEAD_FIT_GAIN * plain:
         return 0
+    # A fixed cost larger than a launch or a dispatch is something else (a cache level the curve crosses).
+    if max_overhead is not None and c > max_overhead:
+        return 0
     head = 0
     while head < len(v) - MIN_TAIL_POINTS and c > OVERHEAD_SHARE * v[head]:
         head += 1
@@ -119,12 +122,16 @@ def overhead_head(sizes: Sequence[float], values: Sequence[float]) -> int:
 
 
 def fit_power_law(
-    sizes: Sequence[int], values: Sequence[float], metric: str = "value", trim_overhead: bool = False
+    sizes: Sequence[int],
+    values: Sequence[float],
+    metric: str = "value",
+    trim_overhead: bool = False,
+    max_overhead: float | None = None,
 ) -> Fit:
     """Fit ``values ≈ c · sizes^k`` and return the exponent k with its 95% CI, r², local slopes and class.
 
-    With ``trim_overhead``, leading sizes dominated by a fixed per-call cost (``overhead_head``) are left out of
-    the exponent, its CI, r² and class; the local slopes still cover every size.
+    With ``trim_overhead``, leading sizes dominated by a fixed per-call cost (``overhead_head``) of at most
+    ``max_overhead`` are left out of the exponent, its CI, r² and class; the local slopes still cover every size.
 
     """
     if len(sizes) != len(values):
@@ -138,7 +145,7 @@ def fit_power_law(
         shown = ", ".join(f"N={n}: {v!r}" for n, v in bad)
         raise FitError(f"{metric}: cannot fit a log-log slope through values that are not positive ({shown})")
 
-    head = overhead_head(sizes, values) if trim_overhead else 0
+    head = overhead_head(sizes, values, max_overhead) if trim_overhead else 0
     x = np.log(np.asarray(sizes[head:], dtype=float))
     y = np.log(np.asarray(values[head:], dtype=float))
     from scipy import stats  # imported on first fit: scipy.stats is slow to import and pytest loads us always

@@ -91,6 +91,8 @@ class Halt:
 
 
 MIN_FIT_POINTS = 3
+# The largest fixed per-call cost (a kernel launch, Python dispatch, a sync) that the time fit trims as overhead.
+MAX_CALL_OVERHEAD_S = 100e-6
 NOISY_METRICS = ("time",)  # memory and FLOPs are counts: measuring them again gives the same numbers
 
 
@@ -134,7 +136,11 @@ class ScalingResult:
                 )
             try:
                 self._fits[metric] = fit_power_law(
-                    [p.n for p in points], [p.value for p in points], metric, trim_overhead=metric in NOISY_METRICS
+                    [p.n for p in points],
+                    [p.value for p in points],
+                    metric,
+                    trim_overhead=metric == "time",
+                    max_overhead=MAX_CALL_OVERHEAD_S,
                 )
             except FitError as error:
                 if points and all(p.value == 0 for p in points):

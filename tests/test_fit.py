@@ -102,3 +102,10 @@ def test_nothing_is_trimmed_without_overhead_or_spare_points(sizes):
     values = [n**2 * (1.0 if len(sizes) > 3 else 1 + 1e5 / n**2) for n in sizes]
     fit = fit_power_law(sizes, values, "time", trim_overhead=True)
     assert fit.overhead_sizes == ()
+
+
+def test_a_fixed_cost_larger_than_a_launch_is_not_trimmed():
+    sizes = geometric(1024, 16384)
+    values = [1e-3 + 4e-12 * n**2 * 250 for n in sizes]  # 1 ms "overhead": a cache level, not a launch
+    assert fit_power_law(sizes, values, "time", trim_overhead=True).overhead_sizes != ()
+    assert fit_power_law(sizes, values, "time", trim_overhead=True, max_overhead=100e-6).overhead_sizes == ()
