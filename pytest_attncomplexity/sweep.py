@@ -49,6 +49,7 @@ def run_sweep(
     if not isinstance(dtype, torch.dtype):
         raise ValueError(f"dtype must be a torch.dtype such as torch.float16, got {dtype!r}")
     name = label or _default_label(fn, setup)
+    subject = _Subject(fn, setup, inputs, name)
 
     calls: dict[int, Call] = {}
     counted = [m for m in config.metrics if m != "time"]
@@ -63,9 +64,7 @@ def run_sweep(
             stop = _Stop(Halt(n, SKIPPED, over))
             break
         first_call: list[float] = []
-        measure = functools.partial(
-            _measure_size, config, device, dtype, n, fn, setup, inputs, name, calls, values, first_call
-        )
+        measure = functools.partial(_measure_size, config, device, dtype, n, subject, calls, values, first_call)
         stop = _attempt(n, measure)
         if stop is not None:
             calls.pop(n, None)
@@ -101,22 +100,29 @@ def run_sweep(
     return result
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """What is measured: ``fn(*inputs(n))`` or ``setup(n)()``, and its name in messages."""
+
+    fn: Callable[..., object] | None
+    setup: Callable[[int], Call] | None
+    inputs: Callable[[int], object] | None
+    name: str
+
+
 def _measure_size(
     config: SweepConfig,
     device: torch.device,
     dtype: torch.dtype,
     n: int,
-    fn: Callable[..., object] | None,
-    setup: Callable[[int], Call] | None,
-    inputs: Callable[[int], object] | None,
-    name: str,
+    subject: _Subject,
     calls: dict[int, Call],
     values: dict[str, dict[int, float]],
     first_call: list[float],
 ) -> None:
     """Build the call for N, run it once (warm-up, output check, its duration for the time budget), then count
     its FLOPs and peak memory."""
-    call = _build_call(config, device, dtype, n, fn, setup, inputs, name)
+    call = _build_call(config, device, dtype, n, subject)
     calls[n] = call
     with cpu_threads(config.threads):
         start = time.perf_counter()
@@ -257,17 +263,9 @@ def _default_label(fn: Callable[..., object] | None, setup: Callable[[int], Call
     return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target))
 
 
-def _build_call(
-    config: SweepConfig,
-    device: torch.device,
-    dtype: torch.dtype,
-    n: int,
-    fn: Callable[..., object] | None,
-    setup: Callable[[int], Call] | None,
-    inputs: Callable[[int], object] | None,
-    name: str,
-) -> Call:
+def _build_call(config: SweepConfig, device: torch.device, dtype: torch.dtype, n: int, subject: _Subject) -> Call:
     train = config.mode == "train"
+    fn, setup, inputs, name = subject.fn, subject.setup, subject.inputs, subject.name
     if setup is not None:
         thunk = setup(n)
         if not callable(thunk):
