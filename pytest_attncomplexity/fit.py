@@ -132,7 +132,6 @@ def fit_power_law(
 
     With ``trim_overhead``, leading sizes dominated by a fixed per-call cost (``overhead_head``) of at most
     ``max_overhead`` are left out of the exponent, its CI, r² and class; the local slopes still cover every size.
-
     """
     if len(sizes) != len(values):
         raise FitError(f"{metric}: {len(sizes)} sizes but {len(values)} values")

@@ -50,8 +50,13 @@ class Point:
         return float(statistics.median(self.samples)) if self.samples else float("nan")
 
     @property
+    def relative_iqr(self) -> float:
+        """IQR as a share of the median (0 where the median is 0)."""
+        return self.iqr / self.value if self.value > 0 else 0.0
+
+    @property
     def noisy(self) -> bool:
-        return self.measured and self.value > 0 and self.iqr / self.value > NOISY_IQR_RATIO
+        return self.measured and self.relative_iqr > NOISY_IQR_RATIO
 
     @property
     def iqr(self) -> float:
@@ -199,13 +204,13 @@ class ScalingResult:
 
     def noise_summary(self, metric: str) -> str:
         points = self._measured(metric)
-        ratios = sorted((p.iqr / p.value if p.value > 0 else 0.0) for p in points)
-        worst = max(points, key=lambda p: p.iqr / p.value if p.value > 0 else 0.0)
+        worst = max(points, key=lambda p: p.relative_iqr)
         again = f", measured again {self.remeasured} time(s) with a larger budget" if self.remeasured else ""
         low, high = self.fit(metric).ci
         return (
             f"The measurement was too noisy to decide{again}: the IQR of the samples is "
-            f"{statistics.median(ratios):.0%} of the median at a typical N and {worst.iqr / worst.value:.0%} at "
+            f"{statistics.median(p.relative_iqr for p in points):.0%} of the median at a typical N and "
+            f"{worst.relative_iqr:.0%} at "
             f"N={worst.n}, and the exponent's 95% interval is {high - low:.2f} wide. Give the sweep more time "
             "(--attn-time-budget), start the sizes where one call takes longer, widen tol, or run on a quieter "
             "machine; --attn-inconclusive=skip|xfail turns this verdict into a skip or an xfail."
@@ -229,7 +234,7 @@ class ScalingResult:
             iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
             slope = slope_of.get(point.n)
             shown_slope = "-" if slope is None else f"{slope:.3f}"
-            flag = f"  noisy (IQR {point.iqr / point.value:.0%} of the median)" if point.noisy else ""
+            flag = f"  noisy (IQR {point.relative_iqr:.0%} of the median)" if point.noisy else ""
             if point.n in overhead:
                 flag += "  overhead-dominated: left out of the exponent"
             rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}{flag}")

@@ -53,9 +53,8 @@ def _loop_seconds(call: Callable[[], object], repeats: int) -> float:
 def samples_per_round(sample_seconds: Mapping[int, float]) -> dict[int, int]:
     """How much of a round each N gets, in samples: more where a sample is cheap, sqrt(longest / own) of them.
 
-    The largest N dominates what a round costs, while the small N are the noisy ones (short samples, caches);
-    spending the round's time more evenly buys their precision at little cost. Measured on SDPA, N=256..4096:
-    the spread of the exponent stayed the same at less than half the seconds (docs/precision.md).
+    The largest N dominates what a round costs, while the small N are the noisy ones (short calls, caches);
+    spending the round's time more evenly buys their precision at little cost (figures in docs/precision.md).
     """
     longest = max(sample_seconds.values())
     return {
@@ -69,7 +68,7 @@ def _round_order(per_round: Mapping[int, int], order: random.Random) -> list[int
 
     A call right after another of the same N finds its data warm in the caches, one after a different N does not;
     keeping every sample "after a different N" puts all sizes in the same state, so the cache does not bend the
-    curve (warm loops made naive attention at N=256..2048 read 2.45 instead of 2.1 on the CPU).
+    curve (warm loops made naive attention at N=256..2048 read 2.45 instead of 2.2 on the CPU).
     """
     left = dict(per_round)
     visits: list[int] = []

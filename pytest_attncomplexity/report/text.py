@@ -47,7 +47,7 @@ def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
         notes.append(f"{metric}: {shown} left out of the exponent: a fixed per-call cost dominates there")
     noisy = result.noisy_points(metric)
     if noisy:
-        shown = ", ".join(f"N={p.n} ({p.iqr / p.value:.0%})" for p in noisy)
+        shown = ", ".join(f"N={p.n} ({p.relative_iqr:.0%})" for p in noisy)
         notes.append(f"{metric}: noisy points, IQR over {NOISY_IQR_RATIO:.0%} of the median: {shown}")
     if result.remeasured and metric in NOISY_METRICS:
         notes.append(f"{metric}: measured again {result.remeasured} time(s) with a larger budget (inconclusive first)")
