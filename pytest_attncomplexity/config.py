@@ -104,6 +104,14 @@ class PluginOptions:
     inconclusive: str = "fail"
     max_time: float | None = None
     max_memory: int | None = None
+    plot_dir: str | None = None
+    html_path: str | None = None
+    predict_n: int | None = None
+
+    @property
+    def writes_output(self) -> bool:
+        """Whether any report was asked for (the header line and progress are shown only then or with -v)."""
+        return bool(self.report or self.json_path or self.plot_dir or self.html_path)
 
     @classmethod
     def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
@@ -117,6 +125,7 @@ class PluginOptions:
         budget = pick("attn_time_budget")
         max_time = pick("attn_max_time")
         max_memory = pick("attn_max_memory")
+        predict_n = pick("attn_predict_n")
         return cls(
             report=bool(pick("attn_scaling")),
             json_path=pick("attn_scaling_json") or None,
@@ -131,6 +140,11 @@ class PluginOptions:
             if max_time
             else None,
             max_memory=_named(parse_bytes, "--attn-max-memory", max_memory) if max_memory else None,
+            plot_dir=pick("attn_scaling_plot") or None,
+            html_path=pick("attn_scaling_html") or None,
+            predict_n=_positive_int("--attn-predict-n", _as_number(predict_n, int, "--attn-predict-n"))
+            if predict_n
+            else None,
         )
 
 

@@ -1,15 +1,24 @@
-"""pytest hooks: options and ini keys, the ``attn_scaling`` fixture, the terminal report and the JSON file."""
+"""pytest hooks: options and ini keys, the marker, the ``attn_scaling`` fixture, progress, and the reports
+(terminal, JSON, plots, HTML, GitHub step summary, junit properties)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import PluginOptions
 from .errors import DeviceUnavailable
+from .fit import FitError
+from .progress import Progress
 from .report.json import results_document, write_json
+from .report.markdown import render_markdown
+from .report.plot import PlotUnavailable, require_matplotlib
 from .report.text import format_report
 from .results import ScalingResult
 from .runner import ScalingRunner
@@ -37,6 +46,21 @@ OPTIONS: tuple[_Option, ...] = (
         action="store_true",
     ),
     _Option("--attn-scaling-json", "write every scaling result to this JSON file", metavar="PATH"),
+    _Option(
+        "--attn-scaling-plot",
+        "write a log-log figure per test (PNG and SVG) into this directory; needs matplotlib (the [plot] extra)",
+        metavar="DIR",
+    ),
+    _Option(
+        "--attn-scaling-html",
+        "write one self-contained HTML report (verdicts, tables, plots) to this file",
+        metavar="PATH",
+    ),
+    _Option(
+        "--attn-predict-n",
+        "also report the time and memory each result's fit predicts at this N",
+        metavar="N",
+    ),
     _Option(
         "--attn-sizes",
         "default sequence lengths: '256,512,1024,2048' or a geometric range "
@@ -92,54 +116,239 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
     try:
         options = PluginOptions.from_pytest_config(config)
-    except ValueError as error:
+        if options.plot_dir:
+            require_matplotlib("--attn-scaling-plot")
+    except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
-    session = AttnScalingSession(options)
+    session = AttnScalingSession(options, verbosity=config.get_verbosity())
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = config.stash.get(STATE_KEY, None)
+    if session is None or not (session.options.writes_output or session.verbosity > 0):
+        return None
+    return describe_setup(session.options)
+
+
 @dataclass
 class AttnScalingSession:
-    """Collects every result the fixture produces and reports them at the end of the session."""
+    """Collects every result the fixture produces and the outcome of each test, and writes the reports."""
 
     options: PluginOptions
+    verbosity: int = 0
     results: list[ScalingResult] = field(default_factory=list)
-    json_written: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)  # why a test failed, errored or was skipped
+    written: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def results_of(self, nodeid: str) -> list[ScalingResult]:
+        return [r for r in self.results if r.nodeid == nodeid]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = _outcome_of(report)
+        if outcome is not None and (report.when == "call" or outcome != "passed"):
+            self.outcomes[report.nodeid] = outcome
+            if outcome != "passed":
+                self.messages[report.nodeid] = _short_reason(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.options.json_path:
-            return
+        writers = (
+            (self.options.json_path, self._write_json),
+            (self.options.plot_dir, self._write_plots),
+            (self.options.html_path, self._write_html),
+            (os.environ.get("GITHUB_STEP_SUMMARY"), self._append_step_summary),
+        )
+        for target, write in writers:
+            if not target:
+                continue
+            try:
+                write(target)
+            except OSError as error:  # a report that cannot be written is reported, not an INTERNALERROR
+                self.problems.append(f"could not write {target}: {error}")
+
+    def _write_json(self, path: str) -> None:
         from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
 
         # The machine as pytest-benchmark describes it, so saved results compare with its own.
         machine_info = pytest_benchmark_generate_machine_info()  # type: ignore[no-untyped-call]
         document = results_document(self.results, machine_info)
-        self.json_written = str(write_json(self.options.json_path, document))
+        self.written.append(f"results written to {write_json(path, document)}")
+
+    def _by_test(self) -> dict[str, list[ScalingResult]]:
+        grouped: dict[str, list[ScalingResult]] = {}
+        for result in self.results:
+            grouped.setdefault(result.nodeid or result.label, []).append(result)
+        return grouped
+
+    def _write_plots(self, directory: str) -> None:
+        from .report.plot import save_plots
+
+        count = 0
+        for nodeid, group in self._by_test().items():
+            save_plots(group, Path(directory), nodeid)
+            count += 1
+        self.written.append(f"plots written to {directory} ({count} test(s), PNG and SVG)")
+
+    def _write_html(self, path: str) -> None:
+        from .report.html import render_html
+
+        plots: dict[str, str] = {}
+        note = ""
+        try:
+            require_matplotlib("the plots of --attn-scaling-html")
+        except PlotUnavailable as error:
+            note = str(error)
+        else:
+            from .report.plot import svg_text
+
+            plots = {nodeid: svg_text(group, nodeid) for nodeid, group in self._by_test().items()}
+        page = render_html(
+            self.results,
+            self.outcomes,
+            plots,
+            messages=self.messages,
+            plot_note=note,
+            max_memory=self.options.max_memory,
+            predict_n=self.options.predict_n,
+        )
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+        self.written.append(f"HTML report written to {target}")
+        if note:
+            self.problems.append(f"the HTML report has no plots: {note}")
+
+    def _append_step_summary(self, path: str) -> None:
+        if not self.results:
+            return
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(render_markdown(self.results, self.outcomes))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.options.report:
             terminalreporter.write_sep("=", "attention scaling")
-            for line in format_report(self.results):
+            terminalreporter.write_line(describe_setup(self.options))
+            for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
                 terminalreporter.write_line(line)
-        if self.json_written:
-            terminalreporter.write_line(f"attention scaling results written to {self.json_written}")
+        for line in self.written:
+            terminalreporter.write_line(f"attention scaling {line}")
+        for problem in self.problems:
+            terminalreporter.write_line(f"attention scaling: {problem}", yellow=True)
+
+
+def _short_reason(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
+        return str(report.longrepr[2])
+    return report.longreprtext.strip()[-2000:]
+
+
+def _outcome_of(report: pytest.TestReport) -> str | None:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "skipped"
+    return "passed" if report.when == "call" else None
+
+
+def describe_setup(options: PluginOptions) -> str:
+    """The report header: where sweeps run and how (torch is imported here, only when a report is asked for)."""
+    import torch
+
+    device = options.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        name = torch.cuda.get_device_name(torch.device(device))
+        threads = ""
+    else:
+        from .measure.device import device_name
+
+        name = device_name(torch.device("cpu"))
+        threads = f", {options.threads} timing thread{'s' if options.threads != 1 else ''}"
+    sizes = ",".join(str(n) for n in options.sizes)
+    return (
+        f"attncomplexity: torch {torch.__version__}, device {device} ({name}){threads}, default sizes {sizes}, "
+        f"time budget {options.time_budget:g} s per sweep"
+    )
+
+
+CLAIMS_KEY = pytest.StashKey[Claims]()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A malformed marker is an error on its test, before any measuring (the session goes on)."""
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    try:
+        item.stash[CLAIMS_KEY] = parse_claims(marker.args, marker.kwargs)
+    except ValueError as error:
+        pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """An inconclusive exponent fails the test (it is an AssertionError), or skips or xfails it as configured."""
+    """After the body: the marker's claims are checked; the exponents become junit properties. An inconclusive
+    exponent fails the test (it is an AssertionError), or skips or xfails it as configured."""
+    session = item.config.stash[STATE_KEY]
     try:
-        return (yield)
+        outcome = yield
+        claims = item.stash.get(CLAIMS_KEY, None)
+        if claims is not None:
+            missed = None
+            try:
+                check_claims(session.results_of(item.nodeid), claims)
+            except InconclusiveExponent:
+                raise
+            except AssertionError as error:
+                missed = str(error)
+            if missed is not None:  # the verdict table says it all: no traceback into the plugin
+                pytest.fail(missed, pytrace=False)
+        return outcome
     except InconclusiveExponent as error:
-        policy = item.config.stash[STATE_KEY].options.inconclusive
+        policy = session.options.inconclusive
         if policy == "skip":
             pytest.skip(str(error))
         if policy == "xfail":
             pytest.xfail(str(error))
         raise
+    finally:
+        _record_properties(item, session.results_of(item.nodeid))
+
+
+def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:
+    """``attn_scaling.<label>.<metric>.exponent`` (and its CI and class) for --junitxml."""
+    for result in results:
+        for metric in result.metrics:
+            prefix = f"attn_scaling.{result.label}.{metric}"
+            try:
+                fit = result.fit(metric)
+            except FitError as error:
+                item.user_properties.append((f"{prefix}.error", str(error)))
+                continue
+            item.user_properties += [
+                (f"{prefix}.exponent", f"{fit.exponent:.4f}"),
+                (f"{prefix}.ci", f"{fit.ci[0]:.4f} .. {fit.ci[1]:.4f}"),
+                (f"{prefix}.complexity", f"O({fit.complexity})"),
+            ]
+        for verdict in result.checks:
+            item.user_properties.append(
+                (
+                    f"attn_scaling.{result.label}.{verdict.metric}.verdict",
+                    f"{verdict.outcome} (expected {verdict.expected:g} ± {verdict.tol:g})",
+                )
+            )
 
 
 class _PytestScalingRunner(ScalingRunner):
@@ -152,6 +361,42 @@ class _PytestScalingRunner(ScalingRunner):
             pytest.skip(str(error))
 
 
+class _ProgressPrinter:
+    """-v: a line per N. Otherwise, on a terminal, one status line after the test's dots, erased when done.
+
+    Output capture is suspended around each write, as pytest does for its own live output.
+    """
+
+    def __init__(self, terminal: Any, capture: Any, verbosity: int) -> None:
+        self.terminal = terminal
+        self.capture = capture
+        self.verbosity = verbosity
+        writer = getattr(terminal, "_tw", None)
+        self.inline = verbosity <= 0 and bool(terminal.isatty()) and hasattr(writer, "_current_line")
+        self.shown = 0
+
+    def __call__(self, event: Progress) -> None:
+        if self.verbosity <= 0 and not self.inline:
+            return
+        suspended = self.capture.global_and_fixture_disabled() if self.capture else contextlib.nullcontext()
+        with suspended:
+            if self.verbosity > 0:
+                if event.stage != "done":
+                    self.terminal.write_line(f"    attn_scaling {event.describe()}")
+            else:
+                self._rewrite(event)
+
+    def _rewrite(self, event: Progress) -> None:
+        writer = self.terminal._tw
+        kept = writer._current_line  # the file name and dots pytest has written on this line
+        room = max(0, writer.fullwidth - len(kept) - 2)
+        status = "" if event.stage == "done" else f" [{event.describe()}]"[:room]
+        writer.write("\r" + kept + status + " " * max(0, self.shown - len(status)) + "\r" + kept)
+        writer.flush()
+        writer._current_line = kept
+        self.shown = len(status)
+
+
 @pytest.fixture
 def attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     """Measure an attention callable at a geometric series of N and fit log-log exponents.
@@ -161,4 +406,10 @@ def attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     ``.assert_exponent(metric, expected, tol=0.2)``.
     """
     session = request.config.stash[STATE_KEY]
-    return _PytestScalingRunner(session.options, nodeid=request.node.nodeid, record=session.results.append)
+    plugins = request.config.pluginmanager
+    terminal = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    progress = _ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
+    return _PytestScalingRunner(
+        session.options, nodeid=request.node.nodeid, record=session.results.append, progress=progress
+    )

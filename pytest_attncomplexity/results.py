@@ -34,7 +34,14 @@ SKIPPED = "skipped"  # over a budget (--attn-max-time, --attn-max-memory)
 
 @dataclass(frozen=True)
 class Point:
-    """One metric at one N: the raw samples and the value the fit uses (their median), or why there are none."""
+    """One metric at one N: the raw samples and the value the fit uses, or why there are none.
+
+    The value is the mean of the faster half of the samples. Interference (other processes, interrupts, a busy
+    memory bus) only ever adds time, and it adds relatively more to short calls than to long ones, so a median
+    bends the curve with it; the faster half is the call with the least interference, and averaging it is stabler
+    than the minimum, which keeps falling as samples are added (figures in docs/precision.md). Memory and FLOPs
+    have a single exact sample, which is their value.
+    """
 
     n: int
     samples: tuple[float, ...]
@@ -47,12 +54,19 @@ class Point:
 
     @property
     def value(self) -> float:
+        if not self.samples:
+            return float("nan")
+        faster_half = sorted(self.samples)[: max(1, len(self.samples) // 2)]
+        return float(statistics.fmean(faster_half))
+
+    @property
+    def median(self) -> float:
         return float(statistics.median(self.samples)) if self.samples else float("nan")
 
     @property
     def relative_iqr(self) -> float:
         """IQR as a share of the median (0 where the median is 0)."""
-        return self.iqr / self.value if self.value > 0 else 0.0
+        return self.iqr / self.median if self.median > 0 else 0.0
 
     @property
     def noisy(self) -> bool:
@@ -63,8 +77,16 @@ class Point:
         """Interquartile range of the samples; 0 for a single sample (memory and FLOPs are exact counts)."""
         if len(self.samples) < 2:
             return 0.0
+        q1, q3 = self.quartiles
+        return q3 - q1
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """First and third quartile of the samples (both the value for a single sample)."""
+        if len(self.samples) < 2:
+            return (self.value, self.value)
         q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
-        return float(q3 - q1)
+        return (float(q1), float(q3))
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,7 @@ class Environment:
     dtype: str
     mode: str
     shape: dict[str, int] = field(default_factory=dict)
+    memory_capacity: int = 0  # bytes of memory the device has (GPU memory, or the machine's RAM); 0 if unknown
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,7 @@ class ScalingResult:
     # Set by the runner: measures ``metric`` again with a larger budget, adding samples; False if it could not.
     remeasure: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
     remeasured: int = 0
+    checks: list[Verdict] = field(default_factory=list)  # every verdict given on this result, in order
     _fits: dict[str, Fit] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -167,6 +191,7 @@ class ScalingResult:
             self._fits.pop(metric, None)
             self.remeasured += 1
             verdict = judge(self.fit(metric), expected, tol)
+        self.checks.append(verdict)
         return verdict
 
     def assert_exponent(self, metric: str, expected: float, tol: float = 0.2) -> Fit:
@@ -175,6 +200,7 @@ class ScalingResult:
         Raises AssertionError when the claim is confidently wrong (the 95% interval lies outside the band), and
         InconclusiveExponent (an AssertionError) when the measurement stays too noisy to decide.
         """
+        __tracebackhide__ = True  # the failure points at the test's own line, not at this method
         verdict = self.check(metric, expected, tol)
         if verdict.outcome == PASS:
             return verdict.fit
@@ -281,6 +307,17 @@ class ScalingResult:
             "shape": dict(env.shape),
             "metrics": metrics,
             "remeasured": self.remeasured,
+            "memory_capacity": env.memory_capacity,
+            "checks": [
+                {
+                    "metric": v.metric,
+                    "expected": v.expected,
+                    "tol": v.tol,
+                    "outcome": v.outcome,
+                    "exponent": v.fit.exponent,
+                }
+                for v in self.checks
+            ],
             "halt": None
             if self.halt is None
             else {"n": self.halt.n, "status": self.halt.status, "reason": self.halt.reason},

@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import PluginOptions, SweepConfig
 from .errors import SweepError
+from .progress import ProgressCallback
 from .results import ScalingResult
 from .units import METRICS, parse_bytes
 
@@ -24,10 +25,12 @@ class ScalingRunner:
         *,
         nodeid: str = "",
         record: Callable[[ScalingResult], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.options = options or PluginOptions()
         self.nodeid = nodeid
         self._record = record
+        self._progress = progress
 
     def __call__(
         self,
@@ -68,7 +71,7 @@ class ScalingRunner:
             max_memory=self.options.max_memory if max_memory is None else parse_bytes(max_memory),
         )
         try:
-            result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label)
+            result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)
         except SweepError as error:
             if error.result is not None:  # what was measured before the failing N still reaches the report
                 self._keep(error.result)

@@ -20,11 +20,13 @@ from .attention import make_qkv
 from .budget import Budget
 from .config import SweepConfig
 from .errors import SweepError
-from .measure.device import cpu_threads, device_name, resolve_device, synchronize
+from .measure.device import cpu_threads, device_name, memory_capacity, resolve_device, synchronize
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
+from .progress import Progress, ProgressCallback
 from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, ScalingResult
+from .units import format_value
 
 Call = Callable[[], object]
 
@@ -36,6 +38,7 @@ def run_sweep(
     setup: Callable[[int], Call] | None = None,
     inputs: Callable[[int], object] | None = None,
     label: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ScalingResult:
     """Measure ``fn(*inputs(n))`` (or ``setup(n)()``) at every N of ``config.sizes``, smallest first.
 
@@ -44,6 +47,7 @@ def run_sweep(
     whose ``result`` keeps the points measured before that N.
     """
     _check_callables(fn, setup, inputs)
+    report = progress or _no_progress
     device = resolve_device(config.device)
     dtype = config.dtype if config.dtype is not None else torch.float32
     if not isinstance(dtype, torch.dtype):
@@ -62,13 +66,16 @@ def run_sweep(
         over = budget.before(n, values.get("memory", {}))
         if over is not None:
             stop = _Stop(Halt(n, SKIPPED, over))
+            report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
             break
         first_call: list[float] = []
         measure = functools.partial(_measure_size, config, device, dtype, n, subject, calls, values, first_call)
         stop = _attempt(n, measure)
         if stop is not None:
             calls.pop(n, None)
+            report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
             break
+        report(Progress(name, "measured", n, index + 1, len(config.sizes), _describe_size(n, first_call, values)))
         over = budget.after(n, first_call[0])
         if over is not None and index + 1 < len(config.sizes):
             stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
@@ -76,8 +83,13 @@ def run_sweep(
 
     samples: dict[int, list[float]] = {}
     if "time" in config.metrics and calls:
+        total = len(config.sizes)
+        report(
+            Progress(name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s")
+        )
         samples, time_stop = _time_sizes(config, device, calls)
         stop = stop or time_stop
+    report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
     calls.clear()
     halt = stop.halt if stop is not None else None
     if halt is not None and halt.status == OUT_OF_MEMORY:
@@ -93,11 +105,22 @@ def run_sweep(
         dtype=str(dtype).removeprefix("torch.") if builtin_inputs else "user inputs",
         mode=config.mode,
         shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim} if builtin_inputs else {},
+        memory_capacity=memory_capacity(device),
     )
     result = ScalingResult(label=name, environment=environment, points=points, halt=halt)
     if stop is not None and stop.halt.status == FAILED:
         raise SweepError(f"{name} {stop.halt.describe()}", result) from stop.error
     return result
+
+
+def _no_progress(_: Progress) -> None:
+    return None
+
+
+def _describe_size(n: int, first_call: Sequence[float], values: Mapping[str, Mapping[int, float]]) -> str:
+    parts = [f"first call {format_value('time', first_call[0])}"] if first_call else []
+    parts += [f"{metric} {format_value(metric, by_n[n])}" for metric, by_n in values.items() if n in by_n]
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)

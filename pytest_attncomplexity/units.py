@@ -8,7 +8,7 @@ METRICS: tuple[str, ...] = ("time", "memory", "flops")
 
 UNITS: dict[str, str] = {"time": "s", "memory": "B", "flops": "FLOP"}
 
-_TIME_STEPS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+_TIME_STEPS = ((86400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 _BYTE_STEPS = ((2.0**40, "TiB"), (2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))
 _FLOP_STEPS = (
     (1e15, "PFLOP"),

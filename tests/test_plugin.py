@@ -185,6 +185,9 @@ def test_options_and_ini_keys_are_documented(pytester: pytest.Pytester) -> None:
         "attn-max-time",
         "attn-max-memory",
         "attn-time-budget",
+        "attn-scaling-plot",
+        "attn-scaling-html",
+        "attn-predict-n",
     ):
         result.stdout.fnmatch_lines([f"*--{name}*"])
         result.stdout.fnmatch_lines([f"*{name.replace('-', '_')} *"])
@@ -229,15 +232,23 @@ def test_out_of_memory_is_data_and_the_next_test_runs(pytester: pytest.Pytester)
             r.assert_exponent("memory", 1, tol=0.15)
         """
     )
-    result = pytester.runpytest("--attn-scaling")
+    result = pytester.runpytest("--attn-scaling", "--attn-scaling-plot=plots", "--attn-scaling-json=out.json")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
             "*::test_naive_runs_out_of_memory [[]naive_attention[]]",
             "*memory*2048..8192 (3)*",
             "  sweep ended: out of memory at N=16384: RuntimeError: *can't allocate memory*",
+            "  memory wall: N ≈ * fills * (the machine's RAM); the sweep ran out of memory at N=16,384",
         ]
     )
+    # The point is data in the JSON and in the figure (matplotlib keeps each text as a comment in the SVG).
+    naive = json.loads((pytester.path / "out.json").read_text())["results"][0]
+    assert naive["metrics"]["memory"]["excluded"][0]["status"] == "oom"
+    figure = (
+        pytester.path / "plots" / "test_out_of_memory_is_data_and_the_next_test_runs__test_naive_runs_out_of_memory.svg"
+    )
+    assert "<!-- out of memory -->" in figure.read_text()
 
 
 INCONCLUSIVE_TEST = """
@@ -312,12 +323,20 @@ def test_each_bad_input_fails_its_own_test_with_a_message_that_names_it(pytester
         def test_negative_tol(attn_scaling):
             attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"]).assert_exponent("flops", 2, -0.1)
 
+        @pytest.mark.attn_scaling(tme=2)
+        def test_unknown_marker_keyword(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"])
+
+        @pytest.mark.attn_scaling(flops=2, tol=-0.5)
+        def test_negative_marker_tol(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"])
+
         def test_still_fine(attn_scaling):
             attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"]).assert_exponent("flops", 2)
         """
     )
     result = pytester.runpytest("--attn-scaling")
-    result.assert_outcomes(passed=1, failed=10)
+    result.assert_outcomes(passed=1, failed=10, errors=2)
     assert "INTERNALERROR" not in result.stdout.str()
     result.stdout.fnmatch_lines_random(
         [
@@ -331,6 +350,8 @@ def test_each_bad_input_fails_its_own_test_with_a_message_that_names_it(pytester
             "*ValueError: mode must be one of [[]'forward', 'train'[]], got 'eval'",
             "*ValueError: device must be 'auto', 'cpu', 'cuda' or 'cuda:INDEX', got 'npu'",
             "*ValueError: tol must be >= 0, got -0.1",
+            "*@pytest.mark.attn_scaling: unknown keyword argument 'tme'; known: time, memory, flops, tol",
+            "*@pytest.mark.attn_scaling: tol must be >= 0, got -0.5",
         ]
     )
 

@@ -56,11 +56,13 @@ def test_metric_not_measured_is_named():
         _result(memory=[1.0, 2.0, 3.0, 4.0]).fit("time")
 
 
-def test_time_points_carry_median_and_iqr():
-    point = Point(256, (1.0, 2.0, 3.0, 4.0, 100.0))
-    assert point.value == 3.0
+def test_time_points_value_is_the_faster_half_and_spread_is_iqr_of_all():
+    point = Point(256, (4.0, 100.0, 1.0, 3.0, 2.0))
+    assert point.value == pytest.approx(1.5)  # mean of 1 and 2: the slow outlier does not count
+    assert point.median == 3.0
     assert point.iqr == pytest.approx(2.0)
-    assert Point(256, (5.0,)).iqr == 0.0
+    assert point.relative_iqr == pytest.approx(2.0 / 3.0)
+    assert Point(256, (5.0,)).iqr == 0.0 and Point(256, (5.0,)).value == 5.0
 
 
 def test_json_form_holds_every_metric():

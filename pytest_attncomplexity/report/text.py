@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..fit import Fit, FitError
+from ..extrapolate import describe_prediction, memory_wall
+from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
+from .rows import metric_rows
 
 
 def describe_environment(result: ScalingResult) -> str:
@@ -14,29 +16,30 @@ def describe_environment(result: ScalingResult) -> str:
     return f"{env.device} ({env.device_name}), torch {env.torch_version}{threads}, {env.dtype}, {env.mode}"
 
 
-def format_result(result: ScalingResult) -> list[str]:
+def format_result(result: ScalingResult, max_memory: int | None = None, predict_n: int | None = None) -> list[str]:
     title = f"{result.nodeid} [{result.label}]" if result.nodeid else result.label
     lines = [title, f"  {describe_environment(result)}"]
     lines.append(
         f"  {'metric':<8}{'exponent':>10}  {'95% CI':<17}{'r²':>7}  {'class':<11}{'N range':<18}{'local slopes'}"
     )
-    for metric in result.metrics:
-        sizes = result.sizes(metric)
-        span = f"{sizes[0]}..{sizes[-1]} ({len(sizes)})" if sizes else "none measured"
-        try:
-            fit = result.fit(metric)
-        except FitError as error:
-            lines.append(f"  {metric:<8}{'-':>10}  {'-':<17}{'-':>7}  {'-':<11}{span:<18}  {error}")
+    for row in metric_rows(result):
+        fit = row.fit
+        if fit is None:
+            lines.append(f"  {row.metric:<8}{'-':>10}  {'-':<17}{'-':>7}  {'-':<11}{row.span:<18}  {row.error}")
             continue
-        ci = f"{fit.ci[0]:.3f} .. {fit.ci[1]:.3f}"
-        slopes = " ".join(f"{s:.2f}" for s in fit.local_slopes)
         lines.append(
-            f"  {metric:<8}{fit.exponent:>10.3f}  {ci:<17}{fit.r2:>7.4f}  {'O(' + fit.complexity + ')':<11}"
-            f"{span:<18}{slopes}"
+            f"  {row.metric:<8}{fit.exponent:>10.3f}  {row.ci:<17}{fit.r2:>7.4f}  {'O(' + fit.complexity + ')':<11}"
+            f"{row.span:<18}{row.slopes}"
         )
-        lines.extend(f"    {note}" for note in _notes(result, metric, fit))
+        lines.extend(f"    {note}" for note in _notes(result, row.metric, fit))
     if result.halt is not None:
         lines.append(f"  sweep ended: {result.halt.describe()}")
+    wall = memory_wall(result, max_memory)
+    if wall is not None:
+        lines.append(f"  {wall.describe()}")
+    prediction = describe_prediction(result, predict_n) if predict_n is not None else None
+    if prediction:
+        lines.append(f"  {prediction}")
     return [line.rstrip() for line in lines]
 
 
@@ -54,12 +57,14 @@ def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
     return notes
 
 
-def format_report(results: Sequence[ScalingResult]) -> list[str]:
+def format_report(
+    results: Sequence[ScalingResult], max_memory: int | None = None, predict_n: int | None = None
+) -> list[str]:
     if not results:
         return ["no test used the attn_scaling fixture"]
     lines: list[str] = []
     for result in results:
         if lines:
             lines.append("")
-        lines.extend(format_result(result))
+        lines.extend(format_result(result, max_memory, predict_n))
     return lines

@@ -1,0 +1,100 @@
+"""Exponents declared next to a test, ``@pytest.mark.attn_scaling(time=2, memory=1, tol=0.2)``, and their check.
+
+The marker's arguments are validated before the test runs (a typo is an error on that test, not a silent pass);
+after the body, every result the test produced is checked against every declared exponent. No torch, no pytest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .fit import FitError
+from .results import ScalingResult
+from .units import METRICS
+from .verdict import FAIL, INCONCLUSIVE, InconclusiveExponent
+
+MARKER = "attn_scaling"
+DEFAULT_TOL = 0.2
+MARKER_KEYWORDS = (*METRICS, "tol")
+MARKER_HELP = (
+    f"{MARKER}(time=None, memory=None, flops=None, tol={DEFAULT_TOL}): after the test body, check every result the "
+    "test measured through the attn_scaling fixture: each given exponent must lie within ±tol (pytest-attncomplexity)"
+)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Expected exponent per metric, and the tolerance they share."""
+
+    expected: Mapping[str, float]
+    tol: float = DEFAULT_TOL
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{metric}={value:g}" for metric, value in self.expected.items())
+        return f"@pytest.mark.{MARKER}({shown}, tol={self.tol:g})"
+
+
+def parse_claims(args: Sequence[object], kwargs: Mapping[str, object]) -> Claims:
+    """The marker's arguments as Claims; ValueError naming the argument for anything else."""
+    prefix = f"@pytest.mark.{MARKER}"
+    if args:
+        raise ValueError(
+            f"{prefix} takes keyword arguments only ({', '.join(MARKER_KEYWORDS)}), got positional {list(args)!r}"
+        )
+    unknown = [key for key in kwargs if key not in MARKER_KEYWORDS]
+    if unknown:
+        raise ValueError(f"{prefix}: unknown keyword argument {unknown[0]!r}; known: {', '.join(MARKER_KEYWORDS)}")
+    expected: dict[str, float] = {}
+    for metric in METRICS:
+        if kwargs.get(metric) is not None:
+            expected[metric] = _number(f"{prefix}: {metric}", kwargs[metric])
+    tol = DEFAULT_TOL if kwargs.get("tol") is None else _number(f"{prefix}: tol", kwargs["tol"])
+    if tol < 0:
+        raise ValueError(f"{prefix}: tol must be >= 0, got {kwargs['tol']!r}")
+    if not expected:
+        raise ValueError(f"{prefix} declares no exponent; give at least one of {', '.join(METRICS)}")
+    return Claims(expected, tol)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
+    """Check every declared exponent on every result; one AssertionError listing every miss.
+
+    A confident miss, a metric that was not measured or cannot be fitted fail; if the only misses are too noisy to
+    decide, InconclusiveExponent is raised instead, so ``--attn-inconclusive`` applies as it does to
+    ``assert_exponent``.
+    """
+    if not results:
+        raise AssertionError(
+            f"{claims.describe()} declares exponents, but the test measured nothing through the attn_scaling fixture"
+        )
+    failures: list[str] = []
+    inconclusive: list[str] = []
+    for result in results:
+        for metric, expected in claims.expected.items():
+            if metric not in result.metrics:
+                failures.append(
+                    f"{result.label}: {claims.describe()} declares {metric}, but {metric} was not measured "
+                    f"(metrics measured: {', '.join(result.metrics)}); add it to metrics= or drop it from the marker"
+                )
+                continue
+            try:
+                verdict = result.check(metric, expected, claims.tol)
+            except FitError as error:
+                failures.append(f"{result.label}: {metric} cannot be checked: {error}")
+                continue
+            if verdict.outcome == FAIL:
+                failures.append(result.explain(verdict))
+            elif verdict.outcome == INCONCLUSIVE:
+                inconclusive.append(result.explain(verdict))
+    if failures:
+        raise AssertionError("\n\n".join([f"{claims.describe()} failed:", *failures, *inconclusive]))
+    if inconclusive:
+        raise InconclusiveExponent("\n\n".join([f"{claims.describe()} is inconclusive:", *inconclusive]))

@@ -1,0 +1,81 @@
+"""Beyond the measured sizes: the memory wall (the largest N whose peak fits) and values predicted at a chosen N.
+
+Both come from the fitted power law, so they hold as far as the exponent does; the report says which sizes the
+fit saw. No torch, no pytest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .fit import FitError
+from .results import OUT_OF_MEMORY, ScalingResult
+from .units import format_value
+
+
+@dataclass(frozen=True)
+class MemoryWall:
+    """The largest N whose predicted peak memory stays within ``limit`` bytes (None: memory does not grow)."""
+
+    n: int | None
+    limit: int
+    limit_name: str  # what the limit is: the device's memory, or --attn-max-memory
+    measured_oom: int | None = None  # the N where the sweep itself ran out of memory, if it did
+
+    def describe(self) -> str:
+        within = f"{format_value('memory', self.limit)} ({self.limit_name})"
+        text = (
+            f"memory wall: N ≈ {self.n:,} fills {within}"
+            if self.n is not None
+            else f"memory wall: none, the peak does not grow with N ({within})"
+        )
+        if self.measured_oom is not None:
+            text += f"; the sweep ran out of memory at N={self.measured_oom:,}"
+        return text
+
+
+def memory_wall(result: ScalingResult, max_memory: int | None = None) -> MemoryWall | None:
+    """From the memory fit: the largest N that fits in ``max_memory`` if given, else in the device's memory.
+
+    None when memory was not measured, cannot be fitted, or the device's memory is unknown.
+    """
+    if "memory" not in result.metrics:
+        return None
+    try:
+        fit = result.fit("memory")
+    except FitError:
+        return None
+    capacity = result.environment.memory_capacity
+    if max_memory is not None and (not capacity or max_memory < capacity):
+        limit, limit_name = max_memory, "--attn-max-memory"
+    elif capacity:
+        what = "GPU memory" if result.environment.device.startswith("cuda") else "the machine's RAM"
+        limit, limit_name = capacity, what
+    else:
+        return None
+    oom = result.halt.n if result.halt is not None and result.halt.status == OUT_OF_MEMORY else None
+    if fit.exponent <= 0:
+        return MemoryWall(None, limit, limit_name, oom)
+    wall = math.exp((math.log(limit) - fit.log_intercept) / fit.exponent)
+    return MemoryWall(int(min(wall * (1 + 1e-9), 1e18)), limit, limit_name, oom)  # 1e-9: rounding of exp/log
+
+
+def predict_at(result: ScalingResult, n: int) -> dict[str, float]:
+    """Each fitted metric's value at N along its power law (metrics that cannot be fitted are left out)."""
+    predicted: dict[str, float] = {}
+    for metric in result.metrics:
+        try:
+            predicted[metric] = result.fit(metric).predict(n)
+        except FitError:
+            continue
+    return predicted
+
+
+def describe_prediction(result: ScalingResult, n: int) -> str | None:
+    predicted = predict_at(result, n)
+    if not predicted:
+        return None
+    largest = max(max(result.sizes(metric)) for metric in predicted)
+    shown = ", ".join(f"{metric} ≈ {format_value(metric, value)}" for metric, value in predicted.items())
+    return f"predicted at N={n:,}: {shown} (extrapolated from N ≤ {largest:,})"

@@ -1,0 +1,176 @@
+"""``--attn-scaling-html``: one self-contained page (inline CSS and SVG, no script, nothing fetched).
+
+Per test: a badge with the test's outcome, the verdicts given, the exponent table, the points, the memory wall and
+predictions, and the log-log figure. At the top: where it ran (torch, device, threads, dtype).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from ..extrapolate import describe_prediction, memory_wall
+from ..results import ScalingResult
+from ..units import format_value
+from .rows import metric_rows
+from .text import describe_environment
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1280px;
+       padding: 16px 24px; color: #1d2327; background: #fff; }
+h1 { font-size: 22px; margin: 4px 0 8px; }
+h2 { font-size: 16px; margin: 0; font-family: ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
+section.test { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 16px; margin: 16px 0; }
+.head { display: flex; gap: 12px; align-items: center; }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 600; font-size: 12px;
+         text-transform: uppercase; color: #fff; white-space: nowrap; }
+.passed, .pass { background: #1a7f37; } .failed, .fail, .error { background: #cf222e; }
+.skipped, .xfailed, .xpassed, .inconclusive { background: #9a6700; } .unknown { background: #6e7781; }
+table { border-collapse: collapse; margin: 8px 0; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: 3px 10px; text-align: right; }
+th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }
+.env, .note { color: #57606a; font-size: 13px; } .note { margin: 2px 0; }
+.plot svg { max-width: 100%; height: auto; } .missing { color: #9a6700; }
+pre.message { background: #fff8f8; border-left: 3px solid #cf222e; padding: 8px 10px; overflow-x: auto;
+              font-size: 12px; white-space: pre-wrap; }
+ul.checks { margin: 6px 0; padding-left: 18px; } details { margin: 6px 0; } summary { cursor: pointer; }
+"""
+
+
+def render_html(
+    results: Sequence[ScalingResult],
+    outcomes: Mapping[str, str],
+    plots: Mapping[str, str],
+    *,
+    messages: Mapping[str, str] | None = None,
+    plot_note: str = "",
+    max_memory: int | None = None,
+    predict_n: int | None = None,
+) -> str:
+    """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``)."""
+    by_test: dict[str, list[ScalingResult]] = {}
+    for result in results:
+        by_test.setdefault(result.nodeid or result.label, []).append(result)
+    sections = [
+        _test_section(
+            nodeid,
+            group,
+            outcomes.get(nodeid, "unknown"),
+            (messages or {}).get(nodeid, ""),
+            plots.get(nodeid),
+            plot_note,
+            max_memory,
+            predict_n,
+        )
+        for nodeid, group in by_test.items()
+    ]
+    environments = sorted({describe_environment(r) for r in results})
+    counts = _outcome_counts([outcomes.get(nodeid, "unknown") for nodeid in by_test])
+    stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    body = [
+        "<h1>Attention scaling</h1>",
+        f'<p class="env">{escape(stamp)} · {len(by_test)} test(s): {escape(counts)}</p>',
+        '<p class="env">' + "<br>".join(escape(e) for e in environments) + "</p>" if environments else "",
+        *sections,
+    ]
+    if not by_test:
+        body.append("<p>No test used the attn_scaling fixture.</p>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>Attention scaling</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(part for part in body if part)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _outcome_counts(outcomes: Sequence[str]) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+
+
+def _test_section(
+    nodeid: str,
+    results: Sequence[ScalingResult],
+    outcome: str,
+    message: str,
+    plot: str | None,
+    plot_note: str,
+    max_memory: int | None,
+    predict_n: int | None,
+) -> str:
+    parts = [
+        '<section class="test">',
+        f'<div class="head"><span class="badge {escape(outcome)}">{escape(outcome)}</span>'
+        f"<h2>{escape(nodeid)}</h2></div>",
+    ]
+    if message:
+        parts.append(f'<pre class="message">{escape(message[:4000])}</pre>')
+    for result in results:
+        parts += _result_block(result, max_memory, predict_n)
+    if plot is not None:
+        parts.append(f'<div class="plot">{plot}</div>')
+    elif plot_note:
+        parts.append(f'<p class="missing">{escape(plot_note)}</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int | None) -> list[str]:
+    parts = [f"<h3>{escape(result.label)}</h3>", f'<p class="env">{escape(describe_environment(result))}</p>']
+    if result.checks:
+        items = [
+            f'<li><span class="badge {v.outcome}">{v.outcome}</span> {escape(v.describe())}</li>' for v in result.checks
+        ]
+        parts.append('<ul class="checks">' + "".join(items) + "</ul>")
+    parts.append(_fit_table(result))
+    notes = []
+    if result.halt is not None:
+        notes.append(f"sweep ended: {result.halt.describe()}")
+    wall = memory_wall(result, max_memory)
+    if wall is not None:
+        notes.append(wall.describe())
+    if predict_n is not None:
+        prediction = describe_prediction(result, predict_n)
+        if prediction:
+            notes.append(prediction)
+    parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
+    for metric in result.metrics:
+        parts.append(f"<details><summary>{escape(metric)}: every N</summary>{_points_table(result, metric)}</details>")
+    return parts
+
+
+def _fit_table(result: ScalingResult) -> str:
+    rows = [
+        "<tr><th>metric</th><th>exponent</th><th>95% CI</th><th>r²</th><th>class</th><th>N range</th>"
+        "<th>local slopes</th></tr>"
+    ]
+    for row in metric_rows(result):
+        fit = row.fit
+        if fit is None:
+            rows.append(f'<tr><td>{escape(row.metric)}</td><td colspan="6" class="note">{escape(row.error)}</td></tr>')
+            continue
+        rows.append(
+            f"<tr><td>{escape(row.metric)}</td><td><b>{fit.exponent:.3f}</b></td><td>{row.ci}</td>"
+            f"<td>{fit.r2:.4f}</td><td>O({escape(fit.complexity)})</td><td>{row.span}</td><td>{row.slopes}</td></tr>"
+        )
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _points_table(result: ScalingResult, metric: str) -> str:
+    rows = ["<tr><th>N</th><th>value</th><th>IQR</th><th>samples</th><th>status</th></tr>"]
+    for point in result.points[metric]:
+        if point.measured:
+            iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
+            flag = f" (noisy: IQR {point.relative_iqr:.0%} of the median)" if point.noisy else ""
+            rows.append(
+                f"<tr><td>{point.n}</td><td>{escape(format_value(metric, point.value))}</td><td>{escape(iqr)}</td>"
+                f"<td>{len(point.samples)}</td><td>ok{escape(flag)}</td></tr>"
+            )
+        else:
+            status = f"{point.status}: {point.reason}" if point.reason else point.status
+            rows.append(f'<tr><td>{point.n}</td><td colspan="3"></td><td>{escape(status)}</td></tr>')
+    return "<table>" + "".join(rows) + "</table>"

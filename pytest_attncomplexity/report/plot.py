@@ -1,0 +1,195 @@
+"""Log-log figures of a test's results: one panel per metric, every result of the test as one series.
+
+Measured points carry their IQR as error bars, the fitted power law is drawn with its exponent in the legend, and
+dashed O(N) and O(N²) lines give the eye a reference; sizes that ran out of memory, failed or were skipped are
+marked at the top of the panel. matplotlib is optional (the ``[plot]`` extra) and imported only here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..fit import FitError
+from ..results import FAILED, OUT_OF_MEMORY, SKIPPED, ScalingResult
+from ..units import UNITS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+INSTALL_HINT = "pip install 'pytest-attncomplexity[plot]' (or pip install matplotlib)"
+_METRIC_TITLES = {"time": "time per call", "memory": "peak memory", "flops": "FLOPs per call"}
+_MARKS = {
+    OUT_OF_MEMORY: ("X", "#c0392b", "out of memory"),
+    SKIPPED: ("s", "#7f8c8d", "skipped"),
+    FAILED: ("D", "#2c3e50", "failed"),
+}
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib is not installed."""
+
+
+def require_matplotlib(option: str) -> None:
+    """Raise PlotUnavailable naming the option and the install command when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotUnavailable(f"{option} draws with matplotlib, which is not installed: {INSTALL_HINT}") from None
+
+
+def file_stem(nodeid: str) -> str:
+    """A file name for a test: ``tests/test_a.py::test_b[x]`` -> ``tests_test_a__test_b_x``."""
+    stem = nodeid.replace(".py::", "__").replace("::", "__")
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.")
+    return stem[:150] or "attn_scaling"
+
+
+def make_figure(results: Sequence[ScalingResult], title: str) -> Figure:
+    from matplotlib.figure import Figure
+
+    metrics = list(dict.fromkeys(metric for result in results for metric in result.metrics))
+    width = 5.2 * len(metrics)
+    figure = Figure(figsize=(width, 4.4), layout="constrained")
+    figure.suptitle(_wrapped(title, int(width * 11)), fontsize=11)
+    for index, metric in enumerate(metrics):
+        axes = figure.add_subplot(1, len(metrics), index + 1)
+        _draw_metric(axes, [r for r in results if metric in r.metrics], metric)
+    return figure
+
+
+def _wrapped(title: str, width: int) -> str:
+    """A long node id on several lines: first after ``::`` (file, then test), then wherever it must."""
+    if len(title) <= width:
+        return title
+    parts = title.replace("::", "::\n").split("\n")
+    return "\n".join(line for part in parts for line in textwrap.wrap(part, width, break_long_words=True) or [""])
+
+
+def save_plots(results: Sequence[ScalingResult], directory: Path, title: str) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` for one test into ``directory``; the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    figure = make_figure(results, title)
+    written = []
+    for suffix in ("png", "svg"):
+        path = directory / f"{file_stem(title)}.{suffix}"
+        figure.savefig(path, format=suffix, dpi=110)
+        written.append(path)
+    return written
+
+
+def svg_text(results: Sequence[ScalingResult], title: str) -> str:
+    """The figure as an SVG document, for inlining (text drawn as paths: no fonts are fetched)."""
+    buffer = io.StringIO()
+    make_figure(results, title).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: not allowed inside HTML
+
+
+def _pretty(complexity: str) -> str:
+    return complexity.replace("^2", "²").replace("^3", "³")
+
+
+def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> None:
+    from matplotlib.ticker import NullLocator
+
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"]
+    anchor: tuple[int, float] | None = None
+    all_sizes: list[int] = []
+    for index, result in enumerate(results):
+        color = colors[index % len(colors)]
+        points = result.points[metric]
+        all_sizes += [p.n for p in points if p.measured or p.status in _MARKS]
+        measured = [p for p in points if p.measured and p.value > 0]
+        if measured:
+            anchor = anchor or (measured[0].n, measured[0].value)
+            values = [p.value for p in measured]
+            low = [max(p.value - p.quartiles[0], 0.0) for p in measured]
+            high = [max(p.quartiles[1] - p.value, 0.0) for p in measured]
+            axes.errorbar(
+                [p.n for p in measured],
+                values,
+                yerr=[low, high],
+                fmt="o",
+                color=color,
+                capsize=3,
+                markersize=5,
+                label=f"{result.label} (measured, IQR)" if len(results) > 1 else "measured (IQR bars)",
+            )
+        try:
+            fit = result.fit(metric)
+        except FitError:
+            fit = None
+        if fit is not None:
+            xs = [fit.sizes[0], fit.sizes[-1]]
+            name = f"{result.label}: " if len(results) > 1 else "fit: "
+            axes.plot(
+                xs,
+                [fit.predict(x) for x in xs],
+                "-",
+                color=color,
+                linewidth=1.6,
+                label=f"{name}N$^{{{fit.exponent:.2f}}}$ → O({_pretty(fit.complexity)})",
+            )
+            if fit.overhead_sizes:
+                trimmed = [p for p in measured if p.n in fit.overhead_sizes]
+                axes.plot(
+                    [p.n for p in trimmed],
+                    [p.value for p in trimmed],
+                    "o",
+                    markersize=9,
+                    markerfacecolor="none",
+                    color="#999999",
+                    label="left out: fixed overhead",
+                )
+        for point in points:
+            if point.status in _MARKS:
+                marker, mark_color, word = _MARKS[point.status]
+                axes.plot(
+                    [point.n],
+                    [0.97],
+                    marker,
+                    color=mark_color,
+                    markersize=9,
+                    transform=axes.get_xaxis_transform(),
+                    clip_on=False,
+                    label=word,
+                )
+                axes.annotate(
+                    word,
+                    (point.n, 0.97),
+                    xycoords=axes.get_xaxis_transform(),
+                    xytext=(0, -14),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                    color=mark_color,
+                )
+    if anchor is not None and all_sizes:
+        span = [min(all_sizes), max(all_sizes)]
+        n0, v0 = anchor
+        for power, style, name in ((1, (0, (4, 3)), "O(N)"), (2, (0, (1, 2)), "O(N²)")):
+            axes.plot(
+                span,
+                [v0 * (x / n0) ** power for x in span],
+                linestyle=style,
+                color="#888888",
+                linewidth=1,
+                label=f"{name} reference",
+            )
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    if all_sizes:
+        ticks = sorted(set(all_sizes))
+        axes.set_xticks(ticks, [str(n) for n in ticks], rotation=45 if len(ticks) > 6 else 0)
+        axes.xaxis.set_minor_locator(NullLocator())  # only the measured sizes are labelled
+    axes.set_xlabel("sequence length N")
+    axes.set_ylabel(f"{_METRIC_TITLES.get(metric, metric)} ({UNITS.get(metric, '')})")
+    axes.grid(True, which="major", alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))  # one legend entry per label (several OOM marks, one entry)
+    axes.legend(unique.values(), unique.keys(), fontsize=8, loc="upper left")
