@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .fit import FitError
 from .results import ScalingResult
 from .units import METRICS
-from .verdict import FAIL, INCONCLUSIVE, InconclusiveExponent
+from .verdict import FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
 
 MARKER = "attn_scaling"
 DEFAULT_TOL = 0.2
@@ -64,6 +64,14 @@ def _number(name: str, value: object) -> float:
     return float(value)
 
 
+def _checked_before(result: ScalingResult, metric: str, expected: float, tol: float) -> Verdict | None:
+    """The verdict the test body already got on this very claim (assert_exponent): not measured or counted twice."""
+    return next(
+        (v for v in result.checks if (v.metric, v.expected, v.tol) == (metric, expected, tol)),
+        None,
+    )
+
+
 def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
     """Check every declared exponent on every result; one AssertionError listing every miss.
 
@@ -86,7 +94,9 @@ def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
                 )
                 continue
             try:
-                verdict = result.check(metric, expected, claims.tol)
+                verdict = _checked_before(result, metric, expected, claims.tol) or result.check(
+                    metric, expected, claims.tol
+                )
             except FitError as error:
                 failures.append(f"{result.label}: {metric} cannot be checked: {error}")
                 continue

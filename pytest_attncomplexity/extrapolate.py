@@ -13,6 +13,8 @@ from .fit import FitError
 from .results import OUT_OF_MEMORY, ScalingResult
 from .units import format_value
 
+MAX_WALL = 1e15  # past this N a wall means nothing for attention (and exp() would overflow on the way)
+
 
 @dataclass(frozen=True)
 class MemoryWall:
@@ -22,14 +24,16 @@ class MemoryWall:
     limit: int
     limit_name: str  # what the limit is: the device's memory, or --attn-max-memory
     measured_oom: int | None = None  # the N where the sweep itself ran out of memory, if it did
+    beyond: bool = False  # the wall lies past MAX_WALL: memory grows too slowly to ever fill the limit
 
     def describe(self) -> str:
         within = f"{format_value('memory', self.limit)} ({self.limit_name})"
-        text = (
-            f"memory wall: N ≈ {self.n:,} fills {within}"
-            if self.n is not None
-            else f"memory wall: none, the peak does not grow with N ({within})"
-        )
+        if self.n is not None:
+            text = f"memory wall: N ≈ {self.n:,} fills {within} with the call's peak (inputs not counted)"
+        elif self.beyond:
+            text = f"memory wall: beyond N = {MAX_WALL:.0e}, the peak grows too slowly to fill {within}"
+        else:
+            text = f"memory wall: none, the peak does not grow with N ({within})"
         if self.measured_oom is not None:
             text += f"; the sweep ran out of memory at N={self.measured_oom:,}"
         return text
@@ -57,8 +61,10 @@ def memory_wall(result: ScalingResult, max_memory: int | None = None) -> MemoryW
     oom = result.halt.n if result.halt is not None and result.halt.status == OUT_OF_MEMORY else None
     if fit.exponent <= 0:
         return MemoryWall(None, limit, limit_name, oom)
-    wall = math.exp((math.log(limit) - fit.log_intercept) / fit.exponent)
-    return MemoryWall(int(min(wall * (1 + 1e-9), 1e18)), limit, limit_name, oom)  # 1e-9: rounding of exp/log
+    log_wall = (math.log(limit) - fit.log_intercept) / fit.exponent  # in log space: exp() of it may overflow
+    if log_wall > math.log(MAX_WALL):
+        return MemoryWall(None, limit, limit_name, oom, beyond=True)
+    return MemoryWall(int(math.exp(log_wall) * (1 + 1e-9)), limit, limit_name, oom)  # 1e-9: rounding of exp/log
 
 
 def predict_at(result: ScalingResult, n: int) -> dict[str, float]:

@@ -123,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
             require_matplotlib("--attn-scaling-plot")
     except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
-    session = AttnScalingSession(options, verbosity=config.get_verbosity())
+    session = AttnScalingSession(options, verbosity=int(config.getoption("verbose") or 0))
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
 
@@ -132,7 +132,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     session = config.stash.get(STATE_KEY, None)
     if session is None or not (session.options.writes_output or session.verbosity > 0):
         return None
-    return describe_setup(session.options)
+    try:
+        return describe_setup(session.options)
+    except Exception as error:  # a header is never worth a crashed session
+        return f"attncomplexity: device {session.options.device} ({type(error).__name__}: {error})"
 
 
 @dataclass
@@ -169,8 +172,8 @@ class AttnScalingSession:
                 continue
             try:
                 write(target)
-            except OSError as error:  # a report that cannot be written is reported, not an INTERNALERROR
-                self.problems.append(f"could not write {target}: {error}")
+            except Exception as error:  # a report that cannot be written is reported, not an INTERNALERROR
+                self.problems.append(f"could not write {target}: {type(error).__name__}: {error}")
 
     def _write_json(self, path: str) -> None:
         from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
@@ -187,13 +190,17 @@ class AttnScalingSession:
         return grouped
 
     def _write_plots(self, directory: str) -> None:
-        from .report.plot import save_plots
+        from .report.plot import file_stem, save_plots
 
-        count = 0
+        stems: set[str] = set()
         for nodeid, group in self._by_test().items():
-            save_plots(group, Path(directory), nodeid)
-            count += 1
-        self.written.append(f"plots written to {directory} ({count} test(s), PNG and SVG)")
+            stem = base = file_stem(nodeid)
+            suffix = 2
+            while stem in stems:  # two node ids that differ only in characters a file name cannot hold
+                stem, suffix = f"{base}_{suffix}", suffix + 1
+            stems.add(stem)
+            save_plots(group, Path(directory), nodeid, stem)
+        self.written.append(f"plots written to {directory} ({len(stems)} test(s), PNG and SVG)")
 
     def _write_html(self, path: str) -> None:
         from .report.html import render_html
@@ -207,7 +214,10 @@ class AttnScalingSession:
         else:
             from .report.plot import svg_text
 
-            plots = {nodeid: svg_text(group, nodeid) for nodeid, group in self._by_test().items()}
+            plots = {
+                nodeid: svg_text(group, nodeid, id_prefix=f"t{index}-")
+                for index, (nodeid, group) in enumerate(self._by_test().items())
+            }
         page = render_html(
             self.results,
             self.outcomes,
@@ -265,10 +275,14 @@ def describe_setup(options: PluginOptions) -> str:
     """The report header: where sweeps run and how (torch is imported here, only when a report is asked for)."""
     import torch
 
-    device = options.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and torch.cuda.is_available():
+    from .errors import DeviceUnavailable
+    from .measure.device import resolve_device
+
+    try:
+        device = str(resolve_device(options.device))
+    except DeviceUnavailable as error:
+        return f"attncomplexity: torch {torch.__version__}, device {options.device}: {error}; sweeps on it skip"
+    if device.startswith("cuda"):
         name = torch.cuda.get_device_name(torch.device(device))
         threads = ""
     else:
@@ -291,10 +305,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker(MARKER)
     if marker is None:
         return
+    problem = None
     try:
         item.stash[CLAIMS_KEY] = parse_claims(marker.args, marker.kwargs)
     except ValueError as error:
-        pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
+        problem = f"{item.nodeid}: {error}"
+    if problem is not None:  # outside the except block: no "during handling of the above exception" in the output
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -329,9 +346,13 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:
     """``attn_scaling.<label>.<metric>.exponent`` (and its CI and class) for --junitxml."""
+    seen: dict[str, int] = {}
     for result in results:
+        seen[result.label] = seen.get(result.label, 0) + 1
+        # The same function swept twice in one test: label, label#2, ...
+        name = result.label if seen[result.label] == 1 else f"{result.label}#{seen[result.label]}"
         for metric in result.metrics:
-            prefix = f"attn_scaling.{result.label}.{metric}"
+            prefix = f"attn_scaling.{name}.{metric}"
             try:
                 fit = result.fit(metric)
             except FitError as error:
@@ -345,7 +366,7 @@ def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:
         for verdict in result.checks:
             item.user_properties.append(
                 (
-                    f"attn_scaling.{result.label}.{verdict.metric}.verdict",
+                    f"attn_scaling.{name}.{verdict.metric}.verdict",
                     f"{verdict.outcome} (expected {verdict.expected:g} ± {verdict.tol:g})",
                 )
             )

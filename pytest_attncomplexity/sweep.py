@@ -62,34 +62,39 @@ def run_sweep(
     values: dict[str, dict[int, float]] = {m: {} for m in counted}
     budget = Budget(config.max_time, config.max_memory)
     stop: _Stop | None = None
-    for index, n in enumerate(config.sizes):
-        over = budget.before(n, values.get("memory", {}))
-        if over is not None:
-            stop = _Stop(Halt(n, SKIPPED, over))
-            report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
-            break
-        first_call: list[float] = []
-        measure = functools.partial(_measure_size, config, device, dtype, n, subject, calls, values, first_call)
-        stop = _attempt(n, measure)
-        if stop is not None:
-            calls.pop(n, None)
-            report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
-            break
-        report(Progress(name, "measured", n, index + 1, len(config.sizes), _describe_size(n, first_call, values)))
-        over = budget.after(n, first_call[0])
-        if over is not None and index + 1 < len(config.sizes):
-            stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
-            break
-
     samples: dict[int, list[float]] = {}
-    if "time" in config.metrics and calls:
-        total = len(config.sizes)
-        report(
-            Progress(name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s")
-        )
-        samples, time_stop = _time_sizes(config, device, calls)
-        stop = stop or time_stop
-    report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
+    try:
+        for index, n in enumerate(config.sizes):
+            over = budget.before(n, values.get("memory", {}))
+            if over is not None:
+                stop = _Stop(Halt(n, SKIPPED, over))
+                report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
+                break
+            first_call: list[float] = []
+            measure = functools.partial(_measure_size, config, device, dtype, n, subject, calls, values, first_call)
+            stop = _attempt(n, measure)
+            if stop is not None:
+                calls.pop(n, None)
+                report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
+                break
+            report(Progress(name, "measured", n, index + 1, len(config.sizes), _describe_size(n, first_call, values)))
+            over = budget.after(n, first_call[0])
+            if over is not None and index + 1 < len(config.sizes):
+                stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
+                report(Progress(name, "stopped", stop.halt.n, index + 2, len(config.sizes), stop.halt.describe()))
+                break
+
+        if "time" in config.metrics and calls:
+            total = len(config.sizes)
+            report(
+                Progress(
+                    name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
+                )
+            )
+            samples, time_stop = _time_sizes(config, device, calls)
+            stop = stop or time_stop
+    finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
+        report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
     calls.clear()
     halt = stop.halt if stop is not None else None
     if halt is not None and halt.status == OUT_OF_MEMORY:

@@ -52,12 +52,23 @@ def test_check_claims_lists_every_miss_and_separates_noise():
         check_claims([wobbly], Claims({"memory": 1.0}, tol=0.1))
 
 
+def test_a_claim_checked_in_the_body_is_not_checked_again():
+    result = _result(memory=[n**2 * 4.0 for n in SIZES])
+    result.assert_exponent("memory", 2, tol=0.2)
+    check_claims([result], Claims({"memory": 2}, tol=0.2))
+    assert len(result.checks) == 1
+    check_claims([result], Claims({"memory": 2}, tol=0.3))  # another claim: a verdict of its own
+    assert [v.tol for v in result.checks] == [0.2, 0.3]
+
+
 def test_memory_wall_from_the_fit_and_the_budget():
     # 4 bytes × N²: 16 GiB is reached at N = 65536.
     result = _result(memory=[4.0 * n**2 for n in SIZES])
     wall = memory_wall(result)
     assert wall is not None and wall.n == pytest.approx(65536, rel=1e-6)
-    assert wall.describe() == "memory wall: N ≈ 65,536 fills 16 GiB (GPU memory)"
+    assert (
+        wall.describe() == "memory wall: N ≈ 65,536 fills 16 GiB (GPU memory) with the call's peak (inputs not counted)"
+    )
     budget = memory_wall(result, max_memory=4 * GIB)
     assert budget is not None and budget.n == pytest.approx(32768, rel=1e-6)
     assert budget.limit_name == "--attn-max-memory"
@@ -68,6 +79,10 @@ def test_memory_wall_from_the_fit_and_the_budget():
     assert memory_wall(_result(time=[1.0, 2.0, 4.0, 8.0])) is None
     flat = memory_wall(_result(memory=[1e6, 1e6, 1e6, 1e6]))
     assert flat is not None and flat.n is None and "does not grow" in flat.describe()
+    # A fixed workspace with a trace of growth: the wall is astronomically far, not an OverflowError.
+    creeping = memory_wall(_result(memory=[1e6 * n**0.01 for n in SIZES]))
+    assert creeping is not None and creeping.n is None and creeping.beyond
+    assert creeping.describe().startswith("memory wall: beyond N = 1e+15, the peak grows too slowly to fill 16 GiB")
 
 
 def test_predictions_follow_each_power_law():
@@ -78,3 +93,13 @@ def test_predictions_follow_each_power_law():
     assert describe_prediction(result, 65536) == (
         "predicted at N=65,536: memory ≈ 16 GiB, time ≈ 65.5 ms (extrapolated from N ≤ 2,048)"
     )
+
+
+def test_markdown_cells_keep_html_and_pipes_out():
+    from pytest_attncomplexity.report.markdown import render_markdown
+
+    result = _result(memory=[4.0 * n**2 for n in SIZES])
+    result.label = "test_x.<locals>.attn|v2"
+    table = render_markdown([result], {"t.py::test": "passed"})
+    assert table.startswith("\n### Attention scaling")
+    assert "| test_x.&lt;locals&gt;.attn\\|v2 | memory | 2.000 |" in table

@@ -239,7 +239,7 @@ def test_out_of_memory_is_data_and_the_next_test_runs(pytester: pytest.Pytester)
             "*::test_naive_runs_out_of_memory [[]naive_attention[]]",
             "*memory*2048..8192 (3)*",
             "  sweep ended: out of memory at N=16384: RuntimeError: *can't allocate memory*",
-            "  memory wall: N ≈ * fills * (the machine's RAM); the sweep ran out of memory at N=16,384",
+            "  memory wall: N ≈ * fills * (the machine's RAM) *; the sweep ran out of memory at N=16,384",
         ]
     )
     # The point is data in the JSON and in the figure (matplotlib keeps each text as a comment in the SVG).

@@ -87,7 +87,10 @@ def test_markers_checked_and_every_report_written(pytester: pytest.Pytester, mon
     for name in ("test_sdpa_declared_right", "test_naive_declared_linear", "test_two_results_in_one_test"):
         result.stdout.fnmatch_lines([f"test_marked.py::{name} *"])
     result.stdout.fnmatch_lines_random(
-        ["  memory wall: N ≈ * fills * (the machine's RAM)", "  predicted at N=65,536: memory ≈ *"]
+        [
+            "  memory wall: N ≈ * fills * (the machine's RAM) with the call's peak*",
+            "  predicted at N=65,536: memory ≈ *",
+        ]
     )
 
     document = json.loads((out / "results.json").read_text())
@@ -103,7 +106,9 @@ def test_markers_checked_and_every_report_written(pytester: pytest.Pytester, mon
 
     summary = (out / "summary.md").read_text()
     assert "| test | outcome | result | metric | exponent |" in summary
-    assert re.search(r"test_naive_declared_linear` \| ❌ failed \| naive_attention \| memory \| 1\.[89]\d\d", summary)
+    assert re.search(
+        r"test_naive_declared_linear</code> \| ❌ failed \| naive_attention \| memory \| 1\.[89]\d\d", summary
+    )
     assert "| 1 ± 0.2 | fail |" in summary
 
     cases = {case.get("name"): case for case in ET.parse(out / "junit.xml").iter("testcase")}
@@ -126,6 +131,8 @@ def test_html_is_self_contained_with_one_plot_per_test(
     assert 'class="badge failed"' in page and 'class="badge passed"' in page
     assert "torch " in page and "1 thread" in page and "float32" in page
     assert "memory wall: N ≈" in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "figures in one page must not share ids"
 
 
 def _chromium() -> str | None:
@@ -240,3 +247,21 @@ def test_bad_predict_n_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--attn-predict-n=lots")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--attn-predict-n must be an integer, got 'lots'*"])
+
+
+def test_tests_whose_names_make_the_same_file_name_get_a_figure_each(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_attncomplexity import sdpa_attention
+
+        @pytest.mark.parametrize("variant", [1, 2, 3], ids=["a/b", "a b", "a_b"])
+        def test_sweep(attn_scaling, variant):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"], label=f"v{variant}")
+        """
+    )
+    result = pytester.runpytest("--attn-scaling-plot=plots")
+    result.assert_outcomes(passed=3)
+    stems = sorted(path.stem for path in (pytester.path / "plots").glob("*.svg"))
+    base = "test_tests_whose_names_make_the_same_file_name_get_a_figure_each__test_sweep_a_b"
+    assert stems == [base, f"{base}_2", f"{base}_3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 from ..results import ScalingResult
@@ -11,11 +12,13 @@ _ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "skipped": "⏭️",
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a GitHub table cell: no pipes, no newlines, no HTML (``<locals>`` would vanish as a tag)."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(results: Sequence[ScalingResult], outcomes: Mapping[str, str]) -> str:
     lines = [
+        "",  # the summary file may hold a previous step's text without a final newline
         "### Attention scaling",
         "",
         "| test | outcome | result | metric | exponent | 95% CI | class | checked against | verdict |",
@@ -32,7 +35,7 @@ def render_markdown(results: Sequence[ScalingResult], outcomes: Mapping[str, str
             else:
                 numbers = ["-", "-", _cell(row.error)]
             cells = [
-                f"`{_cell(result.nodeid)}`",
+                f"<code>{_cell(result.nodeid)}</code>",
                 f"{_ICONS.get(outcome, '')} {outcome}".strip(),
                 _cell(result.label),
                 row.metric,

@@ -55,7 +55,7 @@ def make_figure(results: Sequence[ScalingResult], title: str) -> Figure:
     metrics = list(dict.fromkeys(metric for result in results for metric in result.metrics))
     width = 5.2 * len(metrics)
     figure = Figure(figsize=(width, 4.4), layout="constrained")
-    figure.suptitle(_wrapped(title, int(width * 11)), fontsize=11)
+    figure.suptitle(_plain(_wrapped(title, int(width * 11))), fontsize=11)
     for index, metric in enumerate(metrics):
         axes = figure.add_subplot(1, len(metrics), index + 1)
         _draw_metric(axes, [r for r in results if metric in r.metrics], metric)
@@ -70,24 +70,38 @@ def _wrapped(title: str, width: int) -> str:
     return "\n".join(line for part in parts for line in textwrap.wrap(part, width, break_long_words=True) or [""])
 
 
-def save_plots(results: Sequence[ScalingResult], directory: Path, title: str) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` for one test into ``directory``; the paths written."""
+def save_plots(results: Sequence[ScalingResult], directory: Path, title: str, stem: str | None = None) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` for one test into ``directory`` (stem: from the title by default)."""
     directory.mkdir(parents=True, exist_ok=True)
     figure = make_figure(results, title)
     written = []
     for suffix in ("png", "svg"):
-        path = directory / f"{file_stem(title)}.{suffix}"
+        path = directory / f"{stem or file_stem(title)}.{suffix}"
         figure.savefig(path, format=suffix, dpi=110)
         written.append(path)
     return written
 
 
-def svg_text(results: Sequence[ScalingResult], title: str) -> str:
-    """The figure as an SVG document, for inlining (text drawn as paths: no fonts are fetched)."""
+def svg_text(results: Sequence[ScalingResult], title: str, id_prefix: str = "") -> str:
+    """The figure as an SVG element, for inlining (text drawn as paths: no fonts are fetched).
+
+    ``id_prefix`` goes in front of every id and reference to it, so that several figures in one page do not share
+    ids (matplotlib names glyphs and axes the same way in every figure).
+    """
     buffer = io.StringIO()
     make_figure(results, title).savefig(buffer, format="svg")
     text = buffer.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and doctype: not allowed inside HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and doctype: not allowed inside HTML
+    if id_prefix:
+        text = re.sub(r'\bid="([^"]+)"', rf'id="{id_prefix}\1"', text)
+        text = re.sub(r'href="#([^"]+)"', rf'href="#{id_prefix}\1"', text)
+        text = re.sub(r"url\(#([^)]+)\)", rf"url(#{id_prefix}\1)", text)
+    return text
+
+
+def _plain(text: str) -> str:
+    """User text (node ids, labels) shown as typed: a ``$`` would start matplotlib's math mode."""
+    return text.replace("$", r"\$")
 
 
 def _pretty(complexity: str) -> str:
@@ -118,7 +132,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
                 color=color,
                 capsize=3,
                 markersize=5,
-                label=f"{result.label} (measured, IQR)" if len(results) > 1 else "measured (IQR bars)",
+                label=f"{_plain(result.label)} (measured, IQR)" if len(results) > 1 else "measured (IQR bars)",
             )
         try:
             fit = result.fit(metric)
@@ -126,7 +140,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
             fit = None
         if fit is not None:
             xs = [fit.sizes[0], fit.sizes[-1]]
-            name = f"{result.label}: " if len(results) > 1 else "fit: "
+            name = f"{_plain(result.label)}: " if len(results) > 1 else "fit: "
             axes.plot(
                 xs,
                 [fit.predict(x) for x in xs],
@@ -182,7 +196,11 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
                 label=f"{name} reference",
             )
     axes.set_xscale("log", base=2)
-    axes.set_yscale("log")
+    if anchor is not None:
+        axes.set_yscale("log")
+    else:  # nothing measured (out of memory at the first N): a log axis has no range to show
+        axes.set_yticks([])
+        axes.text(0.5, 0.5, "no size measured", transform=axes.transAxes, ha="center", color="#57606a")
     if all_sizes:
         ticks = sorted(set(all_sizes))
         axes.set_xticks(ticks, [str(n) for n in ticks], rotation=45 if len(ticks) > 6 else 0)
