@@ -208,7 +208,7 @@ class AttnScalingSession:
         plots: dict[str, str] = {}
         note = ""
         try:
-            require_matplotlib("the plots of --attn-scaling-html")
+            require_matplotlib("drawing the figures of --attn-scaling-html")
         except PlotUnavailable as error:
             note = str(error)
         else:
@@ -232,7 +232,7 @@ class AttnScalingSession:
         target.write_text(page, encoding="utf-8")
         self.written.append(f"HTML report written to {target}")
         if note:
-            self.problems.append(f"the HTML report has no plots: {note}")
+            self.problems.append(f"the HTML report has no figures: {note}")
 
     def _append_step_summary(self, path: str) -> None:
         if not self.results:

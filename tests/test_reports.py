@@ -176,18 +176,31 @@ def test_html_renders_in_headless_chromium(pytester: pytest.Pytester, monkeypatc
     assert (out / "page.png").stat().st_size > 50_000
 
 
-def test_plot_without_matplotlib_is_a_clear_usage_error(pytester: pytest.Pytester) -> None:
+def test_without_matplotlib_plots_are_a_usage_error_and_html_has_no_figures(pytester: pytest.Pytester) -> None:
     # A conftest that hides matplotlib, as on a machine without the [plot] extra.
     pytester.makeconftest("import sys\nsys.modules['matplotlib'] = None\n")
-    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_sweep(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"])
+        """
+    )
     result = pytester.runpytest("--attn-scaling-plot=plots")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*--attn-scaling-plot draws with matplotlib, which is not installed: "
+            "*--attn-scaling-plot needs matplotlib, which is not installed: "
             "pip install 'pytest-attncomplexity[[]plot[]]'*"
         ]
     )
+    result = pytester.runpytest("--attn-scaling-html=report.html")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["attention scaling: the HTML report has no figures: drawing the figures of *"])
+    page = (pytester.path / "report.html").read_text()
+    assert "<svg" not in page and "needs matplotlib, which is not installed" in page
+    assert '<section class="test">' in page
 
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:

@@ -34,12 +34,12 @@ class PlotUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
-def require_matplotlib(option: str) -> None:
-    """Raise PlotUnavailable naming the option and the install command when matplotlib is missing."""
+def require_matplotlib(purpose: str) -> None:
+    """Raise PlotUnavailable naming what needs matplotlib and the install command when it is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotUnavailable(f"{option} draws with matplotlib, which is not installed: {INSTALL_HINT}") from None
+        raise PlotUnavailable(f"{purpose} needs matplotlib, which is not installed: {INSTALL_HINT}") from None
 
 
 def file_stem(nodeid: str) -> str:
