@@ -23,7 +23,7 @@ class Budget:
         if self.max_time is not None and call_seconds > self.max_time:
             return (
                 f"a call at N={n} took {format_value('time', call_seconds)}, over the time budget of "
-                f"{format_value('time', self.max_time)} (--attn-max-time)"
+                f"{format_value('time', self.max_time)} (max_time= or --attn-max-time)"
             )
         return None
 
@@ -35,7 +35,7 @@ class Budget:
         if predicted is not None and predicted > self.max_memory:
             return (
                 f"predicted peak memory {format_value('memory', predicted)} at N={n} is over the memory budget of "
-                f"{format_value('memory', self.max_memory)} (--attn-max-memory)"
+                f"{format_value('memory', self.max_memory)} (max_memory= or --attn-max-memory)"
             )
         return None
 

@@ -119,6 +119,10 @@ class PluginOptions:
             value = config.getoption(name)
             return value if value is not None else config.getini(name)
 
+        def source(name: str) -> str:
+            """Where a value came from, for its error message: the flag, or the ini key."""
+            return "--" + name.replace("_", "-") if config.getoption(name) is not None else f"ini key {name}"
+
         sizes_text = pick("attn_sizes")
         sizes = validate_sizes(parse_sizes(sizes_text)) if sizes_text else DEFAULT_SIZES
         threads = pick("attn_threads")
@@ -131,18 +135,22 @@ class PluginOptions:
             json_path=pick("attn_scaling_json") or None,
             sizes=sizes,
             device=validate_device(pick("attn_device") or "auto"),
-            threads=_positive_int("--attn-threads", _as_number(threads, int, "--attn-threads")) if threads else 1,
-            time_budget=_positive_float("--attn-time-budget", _as_number(budget, float, "--attn-time-budget"))
+            threads=_positive_int(source("attn_threads"), _as_number(threads, int, source("attn_threads")))
+            if threads
+            else 1,
+            time_budget=_positive_float(
+                source("attn_time_budget"), _as_number(budget, float, source("attn_time_budget"))
+            )
             if budget
             else 3.0,
             inconclusive=validate_policy(pick("attn_inconclusive") or "fail"),
-            max_time=_positive_float("--attn-max-time", _as_number(max_time, float, "--attn-max-time"))
+            max_time=_positive_float(source("attn_max_time"), _as_number(max_time, float, source("attn_max_time")))
             if max_time
             else None,
-            max_memory=_named(parse_bytes, "--attn-max-memory", max_memory) if max_memory else None,
+            max_memory=_named(parse_bytes, source("attn_max_memory"), max_memory) if max_memory else None,
             plot_dir=pick("attn_scaling_plot") or None,
             html_path=pick("attn_scaling_html") or None,
-            predict_n=_positive_int("--attn-predict-n", _as_number(predict_n, int, "--attn-predict-n"))
+            predict_n=_positive_int(source("attn_predict_n"), _as_number(predict_n, int, source("attn_predict_n")))
             if predict_n
             else None,
         )

@@ -58,7 +58,7 @@ OPTIONS: tuple[_Option, ...] = (
     ),
     _Option(
         "--attn-predict-n",
-        "also report the time and memory each result's fit predicts at this N",
+        "also report the time, memory and FLOPs each result's fit predicts at this N (terminal report and HTML)",
         metavar="N",
     ),
     _Option(
@@ -121,11 +121,30 @@ def pytest_configure(config: pytest.Config) -> None:
         options = PluginOptions.from_pytest_config(config)
         if options.plot_dir:
             require_matplotlib("--attn-scaling-plot")
+        _check_output_paths(options)
     except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
     session = AttnScalingSession(options, verbosity=int(config.getoption("verbose") or 0))
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
+
+
+def _check_output_paths(options: PluginOptions) -> None:
+    """Catch at start-up what would make a report unwritable at the end, after the whole run."""
+    for flag, path in (("--attn-scaling-json", options.json_path), ("--attn-scaling-html", options.html_path)):
+        if path and Path(path).is_dir():
+            raise ValueError(f"{flag} must name a file, but {path!r} is a directory")
+    if options.plot_dir and Path(options.plot_dir).exists() and not Path(options.plot_dir).is_dir():
+        raise ValueError(f"--attn-scaling-plot must name a directory, but {options.plot_dir!r} is a file")
+    for flag, path in (
+        ("--attn-scaling-json", options.json_path),
+        ("--attn-scaling-html", options.html_path),
+        ("--attn-scaling-plot", options.plot_dir),
+    ):
+        if path:
+            blocking = next((p for p in Path(path).absolute().parents if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                raise ValueError(f"{flag}={path!r} cannot be written: {str(blocking)!r} is a file, not a directory")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -148,7 +167,8 @@ class AttnScalingSession:
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # why a test failed, errored or was skipped
     written: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # reports that could not be written: the run fails
+    notices: list[str] = field(default_factory=list)  # written, but without something (figures without matplotlib)
 
     def results_of(self, nodeid: str) -> list[ScalingResult]:
         return [r for r in self.results if r.nodeid == nodeid]
@@ -160,7 +180,7 @@ class AttnScalingSession:
             if outcome != "passed":
                 self.messages[report.nodeid] = _short_reason(report)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         writers = (
             (self.options.json_path, self._write_json),
             (self.options.plot_dir, self._write_plots),
@@ -174,6 +194,9 @@ class AttnScalingSession:
                 write(target)
             except Exception as error:  # a report that cannot be written is reported, not an INTERNALERROR
                 self.problems.append(f"could not write {target}: {type(error).__name__}: {error}")
+                # A CI job must not pass while its report is missing.
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write_json(self, path: str) -> None:
         from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
@@ -199,7 +222,7 @@ class AttnScalingSession:
             while stem in stems:  # two node ids that differ only in characters a file name cannot hold
                 stem, suffix = f"{base}_{suffix}", suffix + 1
             stems.add(stem)
-            save_plots(group, Path(directory), nodeid, stem)
+            save_plots(group, Path(directory), nodeid, stem, outcome=self.outcomes.get(nodeid, ""))
         self.written.append(f"plots written to {directory} ({len(stems)} test(s), PNG and SVG)")
 
     def _write_html(self, path: str) -> None:
@@ -215,7 +238,7 @@ class AttnScalingSession:
             from .report.plot import svg_text
 
             plots = {
-                nodeid: svg_text(group, nodeid, id_prefix=f"t{index}-")
+                nodeid: svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=self.outcomes.get(nodeid, ""))
                 for index, (nodeid, group) in enumerate(self._by_test().items())
             }
         page = render_html(
@@ -232,7 +255,7 @@ class AttnScalingSession:
         target.write_text(page, encoding="utf-8")
         self.written.append(f"HTML report written to {target}")
         if note:
-            self.problems.append(f"the HTML report has no figures: {note}")
+            self.notices.append(f"the HTML report has no figures: {note}")
 
     def _append_step_summary(self, path: str) -> None:
         if not self.results:
@@ -248,8 +271,10 @@ class AttnScalingSession:
                 terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(f"attention scaling {line}")
+        for notice in self.notices:
+            terminalreporter.write_line(f"attention scaling: {notice}", yellow=True)
         for problem in self.problems:
-            terminalreporter.write_line(f"attention scaling: {problem}", yellow=True)
+            terminalreporter.write_line(f"attention scaling: {problem}", red=True)
 
 
 def _short_reason(report: pytest.TestReport) -> str:
@@ -336,7 +361,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     except InconclusiveExponent as error:
         policy = session.options.inconclusive
         if policy == "skip":
-            pytest.skip(str(error))
+            # Reported at the test's own line, not at this one.
+            raise pytest.skip.Exception(str(error), _use_item_location=True) from None
         if policy == "xfail":
             pytest.xfail(str(error))
         raise
@@ -376,10 +402,12 @@ class _PytestScalingRunner(ScalingRunner):
     """A missing device is a skip with the reason, not a failure."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> ScalingResult:
+        __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         try:
             return super().__call__(*args, **kwargs)
         except DeviceUnavailable as error:
-            pytest.skip(str(error))
+            # Reported at the test's own line, not at this one.
+            raise pytest.skip.Exception(str(error), _use_item_location=True) from None
 
 
 class _ProgressPrinter:

@@ -53,6 +53,7 @@ class ScalingRunner:
         max_time: float | None = None,
         max_memory: int | str | None = None,
     ) -> ScalingResult:
+        __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
 
         config = SweepConfig(

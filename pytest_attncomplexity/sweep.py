@@ -46,6 +46,7 @@ def run_sweep(
     the points below it. Any other failure at some N (an exception, NaN or Inf in the output) raises SweepError,
     whose ``result`` keeps the points measured before that N.
     """
+    __tracebackhide__ = True  # the SweepError names N and chains the user's own exception with its traceback
     _check_callables(fn, setup, inputs)
     report = progress or _no_progress
     device = resolve_device(config.device)

@@ -261,7 +261,7 @@ def test_time_budget_stops_growing_n_and_reports_the_rest_as_skipped():
     )
     assert [p.status for p in result.points["flops"]] == ["ok", "skipped", "skipped", "skipped", "skipped"]
     assert result.halt.n == 128
-    assert "over the time budget of 1 ns (--attn-max-time)" in result.points["flops"][1].reason
+    assert "over the time budget of 1 ns (max_time= or --attn-max-time)" in result.points["flops"][1].reason
 
 
 def test_memory_budget_skips_sizes_whose_predicted_peak_is_too_large():
@@ -272,7 +272,7 @@ def test_memory_budget_skips_sizes_whose_predicted_peak_is_too_large():
     )
     assert result.sizes("flops") == (32, 64, 128)
     assert result.halt.status == "skipped" and result.halt.n == 256
-    assert "over the memory budget of 3 MiB (--attn-max-memory)" in result.halt.reason
+    assert "over the memory budget of 3 MiB (max_memory= or --attn-max-memory)" in result.halt.reason
     assert result.metrics == ("flops",)  # memory was measured for the prediction, not reported
 
 

@@ -278,3 +278,48 @@ def test_tests_whose_names_make_the_same_file_name_get_a_figure_each(pytester: p
     stems = sorted(path.stem for path in (pytester.path / "plots").glob("*.svg"))
     base = "test_tests_whose_names_make_the_same_file_name_get_a_figure_each__test_sweep_a_b"
     assert stems == [base, f"{base}_2", f"{base}_3"]
+
+
+def test_unwritable_report_paths_stop_at_start_or_fail_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_sweep(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"])
+        """
+    )
+    pytester.mkdir("a_directory")
+    pytester.makefile(".txt", a_file="x")
+    for option, message in (
+        ("--attn-scaling-json=a_directory", "--attn-scaling-json must name a file, but 'a_directory' is a directory"),
+        ("--attn-scaling-html=a_file.txt/r.html", "--attn-scaling-html='a_file.txt/r.html' cannot be written: *"),
+        ("--attn-scaling-plot=a_file.txt", "--attn-scaling-plot must name a directory, but 'a_file.txt' is a file"),
+    ):
+        result = pytester.runpytest(option)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, option
+        result.stderr.fnmatch_lines([f"*{message}*"])
+    # Found only at the end (the summary file is a directory): the tests passed, but the run must not.
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "a_directory"))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["attention scaling: could not write */a_directory: IsADirectoryError: *"])
+
+
+def test_a_skip_points_at_the_test_not_at_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_attncomplexity import sdpa_attention
+
+        def test_on_a_gpu(attn_scaling):
+            attn_scaling(sdpa_attention, sizes=[64, 128, 256], device="cuda:7")
+        """
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1[]] test_a_skip_points_at_the_test_not_at_the_plugin.py:*: device='cuda:7'*"]
+    )

@@ -108,16 +108,18 @@ def test_command_line_wins_over_ini():
 
 
 @pytest.mark.parametrize(
-    ("ini", "message"),
+    ("options", "ini", "message"),
     [
-        ({"attn_threads": "many"}, "--attn-threads must be an integer, got 'many'"),
-        ({"attn_time_budget": "0"}, "--attn-time-budget must be a positive number, got 0.0"),
-        ({"attn_device": "gpu"}, "got 'gpu'"),
+        ({}, {"attn_threads": "many"}, "ini key attn_threads must be an integer, got 'many'"),
+        ({"attn_threads": "many"}, {}, "--attn-threads must be an integer, got 'many'"),
+        ({}, {"attn_time_budget": "0"}, "ini key attn_time_budget must be a positive number, got 0.0"),
+        ({"attn_predict_n": "-5"}, {}, "--attn-predict-n must be a positive integer, got -5"),
+        ({}, {"attn_device": "gpu"}, "got 'gpu'"),
     ],
 )
-def test_bad_session_options_are_named(ini, message):
+def test_bad_session_options_are_named_where_they_came_from(options, ini, message):
     with pytest.raises(ValueError, match=message):
-        PluginOptions.from_pytest_config(_FakeConfig({}, ini))
+        PluginOptions.from_pytest_config(_FakeConfig(options, ini))
 
 
 @pytest.mark.parametrize(("text", "expected"), [("8GiB", 8 * 2**30), ("512MB", 512 * 10**6), ("1.5e9", 1_500_000_000)])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fit import FitError
 from ..results import FAILED, OUT_OF_MEMORY, SKIPPED, ScalingResult
-from ..units import UNITS
+from ..units import format_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,6 +28,9 @@ _MARKS = {
     SKIPPED: ("s", "#7f8c8d", "skipped"),
     FAILED: ("D", "#2c3e50", "failed"),
 }
+
+
+_OUTCOME_COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e"}
 
 
 class PlotUnavailable(RuntimeError):
@@ -49,13 +52,14 @@ def file_stem(nodeid: str) -> str:
     return stem[:150] or "attn_scaling"
 
 
-def make_figure(results: Sequence[ScalingResult], title: str) -> Figure:
+def make_figure(results: Sequence[ScalingResult], title: str, outcome: str = "") -> Figure:
     from matplotlib.figure import Figure
 
     metrics = list(dict.fromkeys(metric for result in results for metric in result.metrics))
     width = 5.2 * len(metrics)
     figure = Figure(figsize=(width, 4.4), layout="constrained")
-    figure.suptitle(_plain(_wrapped(title, int(width * 11))), fontsize=11)
+    shown = f"{title} — {outcome}" if outcome else title
+    figure.suptitle(_plain(_wrapped(shown, int(width * 11))), fontsize=11, color=_OUTCOME_COLORS.get(outcome, "black"))
     for index, metric in enumerate(metrics):
         axes = figure.add_subplot(1, len(metrics), index + 1)
         _draw_metric(axes, [r for r in results if metric in r.metrics], metric)
@@ -70,10 +74,12 @@ def _wrapped(title: str, width: int) -> str:
     return "\n".join(line for part in parts for line in textwrap.wrap(part, width, break_long_words=True) or [""])
 
 
-def save_plots(results: Sequence[ScalingResult], directory: Path, title: str, stem: str | None = None) -> list[Path]:
+def save_plots(
+    results: Sequence[ScalingResult], directory: Path, title: str, stem: str | None = None, outcome: str = ""
+) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.svg`` for one test into ``directory`` (stem: from the title by default)."""
     directory.mkdir(parents=True, exist_ok=True)
-    figure = make_figure(results, title)
+    figure = make_figure(results, title, outcome)
     written = []
     for suffix in ("png", "svg"):
         path = directory / f"{stem or file_stem(title)}.{suffix}"
@@ -82,14 +88,14 @@ def save_plots(results: Sequence[ScalingResult], directory: Path, title: str, st
     return written
 
 
-def svg_text(results: Sequence[ScalingResult], title: str, id_prefix: str = "") -> str:
+def svg_text(results: Sequence[ScalingResult], title: str, id_prefix: str = "", outcome: str = "") -> str:
     """The figure as an SVG element, for inlining (text drawn as paths: no fonts are fetched).
 
     ``id_prefix`` goes in front of every id and reference to it, so that several figures in one page do not share
     ids (matplotlib names glyphs and axes the same way in every figure).
     """
     buffer = io.StringIO()
-    make_figure(results, title).savefig(buffer, format="svg")
+    make_figure(results, title, outcome).savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # drop the XML prolog and doctype: not allowed inside HTML
     if id_prefix:
@@ -102,6 +108,25 @@ def svg_text(results: Sequence[ScalingResult], title: str, id_prefix: str = "") 
 def _plain(text: str) -> str:
     """User text (node ids, labels) shown as typed: a ``$`` would start matplotlib's math mode."""
     return text.replace("$", r"\$")
+
+
+def _readable_log_axis(axes: Any, metric: str) -> None:
+    """Ticks in the metric's own units (1 ms, 16 MiB, 1 GFLOP); memory on powers of two, so ticks are whole MiB."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axes.set_yscale("log", base=2 if metric == "memory" else 10)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: format_value(metric, value)))
+    low, high = axes.get_ylim()
+    if metric != "memory" and high / low < 30:  # under ~1.5 decades: label the 2s and 5s too, or one tick is left
+        axes.yaxis.set_minor_formatter(
+            FuncFormatter(lambda value, _: format_value(metric, value) if _leading_digit(value) in (2, 5) else "")
+        )
+    else:
+        axes.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _leading_digit(value: float) -> int:
+    return int(f"{value:e}"[0]) if value > 0 else 0
 
 
 def _pretty(complexity: str) -> str:
@@ -196,8 +221,9 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
                 label=f"{name} reference",
             )
     axes.set_xscale("log", base=2)
+    axes.margins(x=0.08)  # room for the marks and their words at the first and last N
     if anchor is not None:
-        axes.set_yscale("log")
+        _readable_log_axis(axes, metric)
     else:  # nothing measured (out of memory at the first N): a log axis has no range to show
         axes.set_yticks([])
         axes.text(0.5, 0.5, "no size measured", transform=axes.transAxes, ha="center", color="#57606a")
@@ -206,7 +232,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
         axes.set_xticks(ticks, [str(n) for n in ticks], rotation=45 if len(ticks) > 6 else 0)
         axes.xaxis.set_minor_locator(NullLocator())  # only the measured sizes are labelled
     axes.set_xlabel("sequence length N")
-    axes.set_ylabel(f"{_METRIC_TITLES.get(metric, metric)} ({UNITS.get(metric, '')})")
+    axes.set_ylabel(_METRIC_TITLES.get(metric, metric))  # the ticks carry the units
     axes.grid(True, which="major", alpha=0.3)
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))  # one legend entry per label (several OOM marks, one entry)
