@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from .progress import Progress
 from .report.json import results_document, write_json
 from .report.markdown import render_markdown
 from .report.plot import PlotUnavailable, require_matplotlib
+from .report.rows import results_by_test
 from .report.text import format_report
 from .results import ScalingResult
 from .runner import ScalingRunner
@@ -151,10 +153,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     session = config.stash.get(STATE_KEY, None)
     if session is None or not (session.options.writes_output or session.verbosity > 0):
         return None
-    try:
-        return describe_setup(session.options)
-    except Exception as error:  # a header is never worth a crashed session
-        return f"attncomplexity: device {session.options.device} ({type(error).__name__}: {error})"
+    return session.setup_line
 
 
 @dataclass
@@ -206,17 +205,19 @@ class AttnScalingSession:
         document = results_document(self.results, machine_info)
         self.written.append(f"results written to {write_json(path, document)}")
 
-    def _by_test(self) -> dict[str, list[ScalingResult]]:
-        grouped: dict[str, list[ScalingResult]] = {}
-        for result in self.results:
-            grouped.setdefault(result.nodeid or result.label, []).append(result)
-        return grouped
+    @functools.cached_property
+    def setup_line(self) -> str:
+        """The header line, shown at the start and atop the report: worked out once (it imports torch)."""
+        try:
+            return describe_setup(self.options)
+        except Exception as error:  # a header is never worth a crashed session
+            return f"attncomplexity: device {self.options.device} ({type(error).__name__}: {error})"
 
     def _write_plots(self, directory: str) -> None:
         from .report.plot import file_stem, save_plots
 
         stems: set[str] = set()
-        for nodeid, group in self._by_test().items():
+        for nodeid, group in results_by_test(self.results).items():
             stem = base = file_stem(nodeid)
             suffix = 2
             while stem in stems:  # two node ids that differ only in characters a file name cannot hold
@@ -239,7 +240,7 @@ class AttnScalingSession:
 
             plots = {
                 nodeid: svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=self.outcomes.get(nodeid, ""))
-                for index, (nodeid, group) in enumerate(self._by_test().items())
+                for index, (nodeid, group) in enumerate(results_by_test(self.results).items())
             }
         page = render_html(
             self.results,
@@ -266,7 +267,7 @@ class AttnScalingSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.options.report:
             terminalreporter.write_sep("=", "attention scaling")
-            terminalreporter.write_line(describe_setup(self.options))
+            terminalreporter.write_line(self.setup_line)
             for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
                 terminalreporter.write_line(line)
         for line in self.written:

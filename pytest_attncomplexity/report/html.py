@@ -13,7 +13,7 @@ from html import escape
 from ..extrapolate import describe_prediction, memory_wall
 from ..results import ScalingResult
 from ..units import format_value
-from .rows import metric_rows
+from .rows import metric_rows, results_by_test
 from .text import describe_environment
 
 _STYLE = """
@@ -49,9 +49,7 @@ def render_html(
     predict_n: int | None = None,
 ) -> str:
     """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``)."""
-    by_test: dict[str, list[ScalingResult]] = {}
-    for result in results:
-        by_test.setdefault(result.nodeid or result.label, []).append(result)
+    by_test = results_by_test(results)
     sections = [
         _test_section(
             nodeid,

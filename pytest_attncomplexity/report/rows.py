@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..fit import Fit, FitError
@@ -24,6 +25,14 @@ class MetricRow:
     @property
     def slopes(self) -> str:
         return " ".join(f"{s:.2f}" for s in self.fit.local_slopes) if self.fit else ""
+
+
+def results_by_test(results: Sequence[ScalingResult]) -> dict[str, list[ScalingResult]]:
+    """The results of each test, in the order the tests ran (a result without a node id stands under its label)."""
+    grouped: dict[str, list[ScalingResult]] = {}
+    for result in results:
+        grouped.setdefault(result.nodeid or result.label, []).append(result)
+    return grouped
 
 
 def metric_rows(result: ScalingResult) -> list[MetricRow]:
