@@ -40,18 +40,43 @@ class Budget:
         return None
 
 
-def predict_peak(peaks: Mapping[int, float], n: int) -> float | None:
-    """Extrapolate the peak at N along the local slope of the two largest sizes measured (quadratic from one).
+# Attention's memory grows at most as N² over N (the N×N scores); a steeper step between two sizes is allocator
+# noise at small sizes, and extrapolating it would skip sizes that fit. 3 leaves room for N³ layouts.
+MAX_GROWTH_EXPONENT = 3.0
 
-    The last local slope, not the whole fit, because the wall that matters is where the curve is going.
+
+def predict_peak(peaks: Mapping[int, float], n: int) -> float | None:
+    """Extrapolate the peak at N from the peaks measured below it (quadratic from a single one).
+
+    Two laws, and the larger of them: the local power law of the two largest sizes (the wall that matters is where
+    the curve is going, not its average), and, from three sizes on, a fixed part plus a growing part c + a·N^k,
+    with k from how the growth between sizes grows. A fixed part (weights, their gradients, workspaces) flattens
+    the local slope while the N-dependent part keeps its own rate: a 1-layer BERT training step's peaks of 15.2,
+    15.4 and 37 MiB at N=256..1024 have local slopes of 0.02 and 1.26; the first law predicts 89 MiB at N=2048,
+    the second 210 MiB, and the step took 138 MiB.
     """
     sizes = sorted(size for size, peak in peaks.items() if peak > 0 and size < n)
     if not sizes:
         return None
     last = sizes[-1]
     if len(sizes) == 1:
-        slope = 2.0  # one point: assume the worst case of attention, the N×N scores
-    else:
-        before = sizes[-2]
-        slope = math.log(peaks[last] / peaks[before]) / math.log(last / before)
-    return float(peaks[last] * (n / last) ** max(slope, 0.0))
+        return float(peaks[last] * (n / last) ** 2.0)  # one point: the worst case of attention, the N×N scores
+    before = sizes[-2]
+    slope = math.log(peaks[last] / peaks[before]) / math.log(last / before)
+    power_law = float(peaks[last] * (n / last) ** min(max(slope, 0.0), MAX_GROWTH_EXPONENT))
+    if len(sizes) == 2:
+        return power_law
+    return max(power_law, _fixed_plus_growth(sizes[-3:], peaks, n) or 0.0)
+
+
+def _fixed_plus_growth(sizes: list[int], peaks: Mapping[int, float], n: int) -> float | None:
+    """The peak at N along c + a·N^k through three sizes; None where the peaks do not grow at both steps."""
+    first, middle, last = sizes
+    rise_low, rise_high = peaks[middle] - peaks[first], peaks[last] - peaks[middle]
+    if rise_low <= 0 or rise_high <= 0:
+        return None
+    # The rise between two sizes grows as N^k; its midpoints (geometric means) stand for where it happens.
+    k = math.log(rise_high / rise_low) / math.log(math.sqrt(last / first))
+    k = min(max(k, 0.1), MAX_GROWTH_EXPONENT)
+    scale = rise_high / (last**k - middle**k)
+    return float(peaks[last] + scale * (n**k - last**k))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .guard import DEFAULT_SHARE
 from .sizes import parse_sizes, validate_sizes
 from .units import METRICS, parse_bytes
 from .verdict import validate_policy
@@ -34,6 +35,33 @@ def validate_metrics(metrics: object) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; choose from {list(METRICS)}")
     return tuple(dict.fromkeys(metrics))  # keep order, drop repeats
+
+
+_OFF = ("off", "none", "false", "no", "0")
+
+
+def parse_ram_guard(value: object, name: str = "ram_guard") -> float | None:
+    """The RAM guard's share of the available memory: ``0.8``, ``"80%"``, ``True`` (the default share), or off
+    (``False``, ``"off"``): None."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return None
+    if value is True:
+        return DEFAULT_SHARE
+    share: float | None = None
+    if isinstance(value, int | float):
+        share = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        percent = text.endswith("%")
+        try:
+            share = float(text.removesuffix("%")) / (100 if percent else 1)
+        except ValueError:
+            share = None
+    if share is None or not 0 < share <= 1:
+        raise ValueError(
+            f"{name} must be a share of the available memory in (0, 1] such as 0.8 or 80%, or off; got {value!r}"
+        )
+    return share
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -67,6 +95,7 @@ class SweepConfig:
     seed: int = 0
     max_time: float | None = None
     max_memory: int | None = None
+    ram_guard: float | None = DEFAULT_SHARE  # share of the host's available memory a sweep may take; None: off
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -83,6 +112,8 @@ class SweepConfig:
             _positive_float("max_time", self.max_time)
         if self.max_memory is not None:
             object.__setattr__(self, "max_memory", parse_bytes(self.max_memory))
+        if self.ram_guard is not None:
+            object.__setattr__(self, "ram_guard", parse_ram_guard(self.ram_guard))
 
 
 class _PytestConfigLike(Protocol):
@@ -107,6 +138,7 @@ class PluginOptions:
     plot_dir: str | None = None
     html_path: str | None = None
     predict_n: int | None = None
+    ram_guard: float | None = DEFAULT_SHARE
 
     @property
     def writes_output(self) -> bool:
@@ -130,6 +162,7 @@ class PluginOptions:
         max_time = pick("attn_max_time")
         max_memory = pick("attn_max_memory")
         predict_n = pick("attn_predict_n")
+        ram_guard = pick("attn_ram_guard")
         return cls(
             report=bool(pick("attn_scaling")),
             json_path=pick("attn_scaling_json") or None,
@@ -153,6 +186,7 @@ class PluginOptions:
             predict_n=_positive_int(source("attn_predict_n"), _as_number(predict_n, int, source("attn_predict_n")))
             if predict_n
             else None,
+            ram_guard=parse_ram_guard(ram_guard, source("attn_ram_guard")) if ram_guard else DEFAULT_SHARE,
         )
 
 

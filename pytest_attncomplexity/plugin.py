@@ -96,6 +96,12 @@ OPTIONS: tuple[_Option, ...] = (
         metavar="SIZE",
     ),
     _Option(
+        "--attn-ram-guard",
+        "skip an N whose predicted host memory exceeds this share of the memory available now (MemAvailable, or "
+        "the cgroup's limit), and cap a CPU sweep's growth at it; a share such as 0.5, or off (default 0.8)",
+        metavar="SHARE|off",
+    ),
+    _Option(
         "--attn-time-budget",
         "seconds of timed calls per sweep; more rounds, less spread (default 3)",
         metavar="SECONDS",
@@ -317,9 +323,10 @@ def describe_setup(options: PluginOptions) -> str:
         name = device_name(torch.device("cpu"))
         threads = f", {options.threads} timing thread{'s' if options.threads != 1 else ''}"
     sizes = ",".join(str(n) for n in options.sizes)
+    guard = "off" if options.ram_guard is None else f"{options.ram_guard:.0%} of available memory"
     return (
         f"attncomplexity: torch {torch.__version__}, device {device} ({name}){threads}, default sizes {sizes}, "
-        f"time budget {options.time_budget:g} s per sweep"
+        f"time budget {options.time_budget:g} s per sweep, RAM guard {guard}"
     )
 
 

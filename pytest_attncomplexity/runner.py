@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .config import PluginOptions, SweepConfig
+from .config import PluginOptions, SweepConfig, parse_ram_guard
 from .errors import SweepError
 from .progress import ProgressCallback
 from .results import ScalingResult
@@ -52,6 +52,7 @@ class ScalingRunner:
         label: str | None = None,
         max_time: float | None = None,
         max_memory: int | str | None = None,
+        ram_guard: float | str | bool | None = None,
     ) -> ScalingResult:
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
@@ -70,6 +71,7 @@ class ScalingRunner:
             seed=seed,
             max_time=self.options.max_time if max_time is None else max_time,
             max_memory=self.options.max_memory if max_memory is None else parse_bytes(max_memory),
+            ram_guard=self.options.ram_guard if ram_guard is None else parse_ram_guard(ram_guard),
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)

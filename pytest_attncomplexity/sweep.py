@@ -20,7 +20,10 @@ from .attention import make_qkv
 from .budget import Budget
 from .config import SweepConfig
 from .errors import SweepError
+from .guard import RamGuard
+from .measure import host
 from .measure.device import cpu_threads, device_name, memory_capacity, resolve_device, synchronize
+from .measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
@@ -43,8 +46,10 @@ def run_sweep(
     """Measure ``fn(*inputs(n))`` (or ``setup(n)()``) at every N of ``config.sizes``, smallest first.
 
     Running out of memory at some N ends the sweep there and is recorded as data (``result.halt``); the fit uses
-    the points below it. Any other failure at some N (an exception, NaN or Inf in the output) raises SweepError,
-    whose ``result`` keeps the points measured before that N.
+    the points below it. The RAM guard skips an N predicted not to fit in the host's available memory, and caps a
+    CPU sweep's growth so that what it did not predict fails as out of memory, not as a kill. Any other failure at
+    some N (an exception, NaN or Inf in the output) raises SweepError, whose ``result`` keeps the points measured
+    before that N.
     """
     __tracebackhide__ = True  # the SweepError names N and chains the user's own exception with its traceback
     _check_callables(fn, setup, inputs)
@@ -62,18 +67,26 @@ def run_sweep(
         counted.append("memory")  # the memory budget predicts the next peak from the peaks so far
     values: dict[str, dict[int, float]] = {m: {} for m in counted}
     budget = Budget(config.max_time, config.max_memory)
+    guard = RamGuard(config.ram_guard)
+    capped = guard if device.type == "cpu" else None  # a CUDA context maps far more address space than it uses
+    needs: dict[int, float] = {}  # host bytes each N took: resident peak over building and measuring it
     stop: _Stop | None = None
     samples: dict[int, list[float]] = {}
     try:
         for index, n in enumerate(config.sizes):
             over = budget.before(n, values.get("memory", {}))
+            if over is None and guard.active:
+                estimate = _first_size_estimate(config, device, dtype, n, subject, guard) if not needs else None
+                over = guard.before(n, needs, estimate)
             if over is not None:
                 stop = _Stop(Halt(n, SKIPPED, over))
                 report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
                 break
             first_call: list[float] = []
-            measure = functools.partial(_measure_size, config, device, dtype, n, subject, calls, values, first_call)
-            stop = _attempt(n, measure)
+            measure = functools.partial(
+                _measure_size, config, device, dtype, n, subject, calls, values, first_call, needs
+            )
+            stop = _attempt(n, measure, capped)
             if stop is not None:
                 calls.pop(n, None)
                 report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
@@ -92,7 +105,7 @@ def run_sweep(
                     name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
                 )
             )
-            samples, time_stop = _time_sizes(config, device, calls)
+            samples, time_stop = _time_sizes(config, device, calls, capped)
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
@@ -148,29 +161,49 @@ def _measure_size(
     calls: dict[int, Call],
     values: dict[str, dict[int, float]],
     first_call: list[float],
+    needs: dict[int, float],
 ) -> None:
     """Build the call for N, run it once (warm-up, output check, its duration for the time budget), then count
-    its FLOPs and peak memory."""
-    call = _build_call(config, device, dtype, n, subject)
-    calls[n] = call
-    with cpu_threads(config.threads):
-        start = time.perf_counter()
-        output = call()
-        synchronize(device)
-        first_call.append(time.perf_counter() - start)
-        _check_output(output)
-        del output
-    for metric in values:
-        if metric == "flops":
-            values["flops"][n] = float(count_flops(call))
-        elif metric == "memory":
-            # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
-            with cpu_threads(1):
-                values["memory"][n] = float(peak_memory(call, device))
+    its FLOPs and peak memory. What all this took on the host goes to ``needs`` (the RAM guard's data)."""
+    with host.peak_growth() as growth:
+        call = _build_call(config, device, dtype, n, subject)
+        calls[n] = call
+        with cpu_threads(config.threads):
+            start = time.perf_counter()
+            output = call()
+            synchronize(device)
+            first_call.append(time.perf_counter() - start)
+            _check_output(output)
+            del output
+        for metric in values:
+            if metric == "flops":
+                values["flops"][n] = float(count_flops(call))
+            elif metric == "memory":
+                # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
+                with cpu_threads(1):
+                    values["memory"][n] = float(peak_memory(call, device))
+    counted = values.get("memory", {}).get(n, 0.0) if device.type == "cpu" else 0.0
+    if growth.bytes is not None or counted:
+        needs[n] = max(float(growth.bytes or 0), counted)
+
+
+def _first_size_estimate(
+    config: SweepConfig, device: torch.device, dtype: torch.dtype, n: int, subject: _Subject, guard: RamGuard
+) -> float | None:
+    """Host bytes of the first N, worked out on fake tensors where that is safe and worth it; None otherwise, and
+    that N is then measured under the RAM guard's address-space cap (see measure/estimate.py)."""
+    if device.type != "cpu" or subject.setup is not None or subject.inputs is not None or not is_stateless(subject.fn):
+        return None
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    bound = worst_case_bytes(config.batch, config.heads, n, config.head_dim, itemsize, config.mode == "train")
+    if guard.fits(bound):
+        return None  # fits even in the worst case: not worth the first fake tensor's 0.7 s
+    estimate = estimate_host_peak(lambda: _build_call(config, device, dtype, n, subject))
+    return None if estimate is None else float(estimate)
 
 
 def _time_sizes(
-    config: SweepConfig, device: torch.device, calls: dict[int, Call]
+    config: SweepConfig, device: torch.device, calls: dict[int, Call], guard: RamGuard | None
 ) -> tuple[dict[int, list[float]], _Stop | None]:
     measured: dict[int, list[float]] = {}
 
@@ -188,7 +221,7 @@ def _time_sizes(
             )
 
     # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N.
-    stop = _attempt(max(calls), measure)
+    stop = _attempt(max(calls), measure, guard)
     return ({} if stop else measured), stop
 
 
@@ -200,17 +233,24 @@ class _Stop:
     error: BaseException | None = None
 
 
-def _attempt(n: int, work: Callable[[], None]) -> _Stop | None:
-    """Run ``work``; turn an out-of-memory error or any other exception at N into a _Stop.
+def _attempt(n: int, work: Callable[[], None], guard: RamGuard | None = None) -> _Stop | None:
+    """Run ``work`` (under the RAM guard's address-space cap when a guard is given); turn an out-of-memory error or
+    any other exception at N into a _Stop.
 
     Only the text of an out-of-memory error is kept: its traceback holds the frames, and the frames hold the
     tensors that filled the memory.
     """
+    room = guard.room() if guard is not None else None
+    cap: int | None = None
     try:
-        work()
+        with host.address_space_cap(room.bytes if room is not None else None) as cap:
+            work()
     except Exception as error:
         if is_out_of_memory(error):
-            return _Stop(Halt(n, OUT_OF_MEMORY, _first_line(error)))
+            reason = _first_line(error)
+            if cap is not None and room is not None:
+                reason += f" ({room.describe()})"
+            return _Stop(Halt(n, OUT_OF_MEMORY, reason))
         return _Stop(Halt(n, FAILED, f"{type(error).__name__}: {error}"), error)
     return None
 
