@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,8 @@ from .config import PluginOptions
 from .errors import DeviceUnavailable
 from .fit import FitError
 from .progress import Progress
-from .report.json import results_document, write_json
-from .report.markdown import render_markdown
+from .report.files import ReportFiles, SessionState
 from .report.plot import PlotUnavailable, require_matplotlib
-from .report.rows import results_by_test
 from .report.text import format_report
 from .results import ScalingResult
 from .runner import ScalingRunner
@@ -164,19 +161,29 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @dataclass
 class AttnScalingSession:
-    """Collects every result the fixture produces and the outcome of each test, and writes the reports."""
+    """Collects every result the fixture produces and the outcome of each test; the report files follow along."""
 
     options: PluginOptions
     verbosity: int = 0
     results: list[ScalingResult] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # why a test failed, errored or was skipped
-    written: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # reports that could not be written: the run fails
-    notices: list[str] = field(default_factory=list)  # written, but without something (figures without matplotlib)
+    files: ReportFiles = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.files = ReportFiles(self.options, machine_info=_machine_info)
+
+    @property
+    def state(self) -> SessionState:
+        return SessionState(self.results, self.outcomes, self.messages)
 
     def results_of(self, nodeid: str) -> list[ScalingResult]:
         return [r for r in self.results if r.nodeid == nodeid]
+
+    def record(self, result: ScalingResult) -> None:
+        """A sweep finished (also one that failed part-way): keep it, and write it out at once."""
+        self.results.append(result)
+        self.files.result_recorded(self.state)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = _outcome_of(report)
@@ -185,31 +192,14 @@ class AttnScalingSession:
             if outcome != "passed":
                 self.messages[report.nodeid] = _short_reason(report)
 
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.files.test_finished(self.state, nodeid)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        writers = (
-            (self.options.json_path, self._write_json),
-            (self.options.plot_dir, self._write_plots),
-            (self.options.html_path, self._write_html),
-            (os.environ.get("GITHUB_STEP_SUMMARY"), self._append_step_summary),
-        )
-        for target, write in writers:
-            if not target:
-                continue
-            try:
-                write(target)
-            except Exception as error:  # a report that cannot be written is reported, not an INTERNALERROR
-                self.problems.append(f"could not write {target}: {type(error).__name__}: {error}")
-                # A CI job must not pass while its report is missing.
-                if session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-    def _write_json(self, path: str) -> None:
-        from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
-
-        # The machine as pytest-benchmark describes it, so saved results compare with its own.
-        machine_info = pytest_benchmark_generate_machine_info()  # type: ignore[no-untyped-call]
-        document = results_document(self.results, machine_info)
-        self.written.append(f"results written to {write_json(path, document)}")
+        self.files.session_finished(self.state, int(session.exitstatus))
+        # A CI job must not pass while its report is missing.
+        if self.files.problems and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @functools.cached_property
     def setup_line(self) -> str:
@@ -219,69 +209,25 @@ class AttnScalingSession:
         except Exception as error:  # a header is never worth a crashed session
             return f"attncomplexity: device {self.options.device} ({type(error).__name__}: {error})"
 
-    def _write_plots(self, directory: str) -> None:
-        from .report.plot import file_stem, save_plots
-
-        stems: set[str] = set()
-        for nodeid, group in results_by_test(self.results).items():
-            stem = base = file_stem(nodeid)
-            suffix = 2
-            while stem in stems:  # two node ids that differ only in characters a file name cannot hold
-                stem, suffix = f"{base}_{suffix}", suffix + 1
-            stems.add(stem)
-            save_plots(group, Path(directory), nodeid, stem, outcome=self.outcomes.get(nodeid, ""))
-        self.written.append(f"plots written to {directory} ({len(stems)} test(s), PNG and SVG)")
-
-    def _write_html(self, path: str) -> None:
-        from .report.html import render_html
-
-        plots: dict[str, str] = {}
-        note = ""
-        try:
-            require_matplotlib("drawing the figures of --attn-scaling-html")
-        except PlotUnavailable as error:
-            note = str(error)
-        else:
-            from .report.plot import svg_text
-
-            plots = {
-                nodeid: svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=self.outcomes.get(nodeid, ""))
-                for index, (nodeid, group) in enumerate(results_by_test(self.results).items())
-            }
-        page = render_html(
-            self.results,
-            self.outcomes,
-            plots,
-            messages=self.messages,
-            plot_note=note,
-            max_memory=self.options.max_memory,
-            predict_n=self.options.predict_n,
-        )
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
-        self.written.append(f"HTML report written to {target}")
-        if note:
-            self.notices.append(f"the HTML report has no figures: {note}")
-
-    def _append_step_summary(self, path: str) -> None:
-        if not self.results:
-            return
-        with open(path, "a", encoding="utf-8") as summary:
-            summary.write(render_markdown(self.results, self.outcomes))
-
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.options.report:
             terminalreporter.write_sep("=", "attention scaling")
             terminalreporter.write_line(self.setup_line)
             for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
                 terminalreporter.write_line(line)
-        for line in self.written:
+        for line in self.files.written:
             terminalreporter.write_line(f"attention scaling {line}")
-        for notice in self.notices:
+        for notice in self.files.notices:
             terminalreporter.write_line(f"attention scaling: {notice}", yellow=True)
-        for problem in self.problems:
+        for problem in self.files.problems:
             terminalreporter.write_line(f"attention scaling: {problem}", red=True)
+
+
+def _machine_info() -> dict[str, Any]:
+    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
+
+    # The machine as pytest-benchmark describes it, so saved results compare with its own.
+    return dict(pytest_benchmark_generate_machine_info())  # type: ignore[no-untyped-call]
 
 
 def _short_reason(report: pytest.TestReport) -> str:
@@ -467,6 +413,4 @@ def attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     terminal = plugins.get_plugin("terminalreporter")
     capture = plugins.get_plugin("capturemanager")
     progress = _ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
-    return _PytestScalingRunner(
-        session.options, nodeid=request.node.nodeid, record=session.results.append, progress=progress
-    )
+    return _PytestScalingRunner(session.options, nodeid=request.node.nodeid, record=session.record, progress=progress)

@@ -32,6 +32,7 @@ th, td { border-bottom: 1px solid #e5e7eb; padding: 3px 10px; text-align: right;
 th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }
 .env, .note { color: #57606a; font-size: 13px; } .note { margin: 2px 0; }
 .plot svg { max-width: 100%; height: auto; } .missing { color: #9a6700; }
+.incomplete { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 6px 10px; }
 pre.message { background: #fff8f8; border-left: 3px solid #cf222e; padding: 8px 10px; overflow-x: auto;
               font-size: 12px; white-space: pre-wrap; }
 ul.checks { margin: 6px 0; padding-left: 18px; } details { margin: 6px 0; } summary { cursor: pointer; }
@@ -47,8 +48,10 @@ def render_html(
     plot_note: str = "",
     max_memory: int | None = None,
     predict_n: int | None = None,
+    run_note: str = "",
 ) -> str:
-    """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``)."""
+    """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``);
+    ``run_note``: shown at the top while the run has not finished (a page left by a killed run says so)."""
     by_test = results_by_test(results)
     sections = [
         _test_section(
@@ -69,6 +72,7 @@ def render_html(
     body = [
         "<h1>Attention scaling</h1>",
         f'<p class="env">{escape(stamp)} · {len(by_test)} test(s): {escape(counts)}</p>',
+        f'<p class="incomplete">{escape(run_note)}</p>' if run_note else "",
         '<p class="env">' + "<br>".join(escape(e) for e in environments) + "</p>" if environments else "",
         *sections,
     ]

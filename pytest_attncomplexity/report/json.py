@@ -1,26 +1,42 @@
-"""The JSON file of ``--attn-scaling-json``: every result, plus the machine as pytest-benchmark describes it."""
+"""The JSON file of ``--attn-scaling-json``: every result with its test's outcome, the state of the run, and the
+machine as pytest-benchmark describes it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..results import ScalingResult
+from .atomic import write_text_atomically
 
 FORMAT_VERSION = 1
 
 
-def results_document(results: Sequence[ScalingResult], machine_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = {"version": FORMAT_VERSION, "results": [r.to_json() for r in results]}
+def results_document(
+    results: Sequence[ScalingResult],
+    machine_info: dict[str, Any] | None = None,
+    *,
+    outcomes: Mapping[str, str] | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``outcomes``: the outcome of each finished test (a result of a test still running gets null); ``run``: how
+    far the session got (``complete`` is false until it ends: a file left by a killed run says so)."""
+    entries = []
+    for result in results:
+        entry = result.to_json()
+        entry["outcome"] = (outcomes or {}).get(result.nodeid)
+        entries.append(entry)
+    document: dict[str, Any] = {"version": FORMAT_VERSION}
+    if run is not None:
+        document["run"] = dict(run)
+    document["results"] = entries
     if machine_info is not None:
         document["machine_info"] = machine_info
     return document
 
 
 def write_json(path: str | Path, document: dict[str, Any]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    return target
+    """Write the document atomically (see report/atomic.py)."""
+    return write_text_atomically(path, json.dumps(document, indent=2, default=str) + "\n")

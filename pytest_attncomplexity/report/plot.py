@@ -7,6 +7,7 @@ marked at the top of the panel. matplotlib is optional (the ``[plot]`` extra) an
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import textwrap
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..fit import FitError
 from ..results import FAILED, OUT_OF_MEMORY, SKIPPED, ScalingResult
 from ..units import format_value
+from .atomic import replace_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -83,9 +85,12 @@ def save_plots(
     written = []
     for suffix in ("png", "svg"):
         path = directory / f"{stem or file_stem(title)}.{suffix}"
-        figure.savefig(path, format=suffix, dpi=110)
-        written.append(path)
+        written.append(replace_atomically(path, functools.partial(_save, figure, suffix)))
     return written
+
+
+def _save(figure: Figure, suffix: str, path: Path) -> None:
+    figure.savefig(path, format=suffix, dpi=110)
 
 
 def svg_text(results: Sequence[ScalingResult], title: str, id_prefix: str = "", outcome: str = "") -> str:

@@ -1,0 +1,35 @@
+"""Replace a report file in one step: a reader, or a run killed half-way through a write, sees the old file or the
+new one, never part of one. No torch, no pytest."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+_serial = itertools.count()
+
+
+def replace_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(temporary)`` fills a file beside ``path``; it is flushed to disk and renamed over ``path``.
+
+    The temporary file is created by ``write`` itself (so the user's umask applies, as to any report) under a name
+    of this process's own, so two runs writing the same report never write into each other's file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{next(_serial)}.tmp")
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    return replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

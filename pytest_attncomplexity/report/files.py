@@ -1,0 +1,187 @@
+"""The report files (JSON, figures, HTML), kept up to date while the session runs. No torch, no pytest.
+
+Each is rewritten atomically when something worth keeping happens: the JSON when a sweep is recorded and when a
+test finishes, a test's figures and the HTML page when that test finishes. A run that is killed half-way (the
+kernel's OOM killer, a CI timeout's SIGKILL) leaves valid files holding every finished result, marked as
+incomplete; the end of the session writes them once more, marked complete. The GitHub step summary is appended
+once, at the end: it is a file the job's other steps write to as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import PluginOptions
+from ..results import ScalingResult
+from .atomic import write_text_atomically
+from .json import results_document, write_json
+from .markdown import render_markdown
+from .plot import PlotUnavailable, require_matplotlib
+from .rows import results_by_test
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What the session knows when a file is written: every result so far, each finished test's outcome, and why
+    a test failed, errored or was skipped."""
+
+    results: Sequence[ScalingResult]
+    outcomes: Mapping[str, str]
+    messages: Mapping[str, str]
+
+
+@dataclass
+class ReportFiles:
+    options: PluginOptions
+    machine_info: Callable[[], dict[str, Any]] | None = None  # the machine as pytest-benchmark describes it
+    started: str = field(default_factory=lambda: _now())
+    written: list[str] = field(default_factory=list)  # "results written to ...", for the terminal
+    problems: list[str] = field(default_factory=list)  # reports that could not be written in the end: the run fails
+    notices: list[str] = field(default_factory=list)  # written, but without something (figures without matplotlib)
+    finished_tests: int = 0
+    _machine: dict[str, Any] | None = None
+    _stems: dict[str, str] = field(default_factory=dict)  # figure file name of each test
+    _drawn: set[str] = field(default_factory=set)  # tests whose figures are written
+    _svgs: dict[str, str] = field(default_factory=dict)  # inline figure of each test, drawn when it finished
+    _plot_note: str | None = None  # why the HTML has no figures ("" once matplotlib was found)
+
+    def result_recorded(self, state: SessionState) -> None:
+        """A sweep finished: the JSON gets its result (with a null outcome until its test finishes)."""
+        self._json_so_far(state)
+
+    def test_finished(self, state: SessionState, nodeid: str) -> None:
+        """A test finished (after teardown): its outcome, figures and section join the files."""
+        self.finished_tests += 1
+        if not any(result.nodeid == nodeid for result in state.results):
+            return  # nothing of this test in any report: nothing to rewrite
+        self._json_so_far(state)
+        if self.options.plot_dir:
+            plot_dir = self.options.plot_dir
+            self._attempt(lambda: self._draw_test(state, nodeid, Path(plot_dir)))
+        if self.options.html_path:
+            html_path = self.options.html_path
+            self._attempt(lambda: self._write_html(state, html_path, complete=False))
+
+    def session_finished(self, state: SessionState, exitstatus: int) -> None:
+        """The last write of each file, marked complete; a file that cannot be written now is a problem."""
+        writers: tuple[tuple[str | None, Callable[[str], str]], ...] = (
+            (self.options.json_path, lambda path: self._final_json(state, path, exitstatus)),
+            (self.options.plot_dir, lambda directory: self._draw_missing(state, directory)),
+            (self.options.html_path, lambda path: self._final_html(state, path)),
+            (os.environ.get("GITHUB_STEP_SUMMARY"), lambda path: self._append_step_summary(state, path)),
+        )
+        for target, write in writers:
+            if not target:
+                continue
+            try:
+                message = write(target)
+            except Exception as error:  # a report that cannot be written is reported, not an INTERNALERROR
+                self.problems.append(f"could not write {target}: {type(error).__name__}: {error}")
+                continue
+            if message:
+                self.written.append(message)
+
+    def _json_so_far(self, state: SessionState) -> None:
+        json_path = self.options.json_path
+        if json_path:
+            self._attempt(lambda: self._write_json(state, json_path, None))
+
+    def _attempt(self, write: Callable[[], None]) -> None:
+        """A write while the run goes on: a failure is not raised; the end of the session writes the file again
+        and reports it if it still fails."""
+        with contextlib.suppress(Exception):
+            write()
+
+    def _final_json(self, state: SessionState, path: str, exitstatus: int) -> str:
+        self._write_json(state, path, exitstatus)
+        return f"results written to {path}"
+
+    def _final_html(self, state: SessionState, path: str) -> str:
+        self._write_html(state, path, complete=True)
+        if self._plot_note:
+            self.notices.append(f"the HTML report has no figures: {self._plot_note}")
+        return f"HTML report written to {path}"
+
+    def _write_json(self, state: SessionState, path: str, exitstatus: int | None) -> None:
+        if self._machine is None and self.machine_info is not None:
+            self._machine = self.machine_info()
+        run = {
+            "complete": exitstatus is not None,
+            "exitstatus": exitstatus,
+            "started": self.started,
+            "written": _now(),
+            "tests_finished": self.finished_tests,
+        }
+        write_json(path, results_document(state.results, self._machine, outcomes=state.outcomes, run=run))
+
+    def _draw_test(self, state: SessionState, nodeid: str, directory: Path) -> None:
+        from .plot import file_stem, save_plots
+
+        group = [result for result in state.results if result.nodeid == nodeid]
+        if nodeid not in self._stems:
+            stem = base = file_stem(nodeid)
+            suffix = 2
+            while stem in self._stems.values():  # node ids that differ only in characters a file name cannot hold
+                stem, suffix = f"{base}_{suffix}", suffix + 1
+            self._stems[nodeid] = stem
+        save_plots(group, directory, nodeid, self._stems[nodeid], outcome=state.outcomes.get(nodeid, ""))
+        self._drawn.add(nodeid)
+
+    def _draw_missing(self, state: SessionState, directory: str) -> str:
+        """Figures of tests whose end the session did not see (their results still count)."""
+        for nodeid in results_by_test(state.results):
+            if nodeid not in self._drawn:
+                self._draw_test(state, nodeid, Path(directory))
+        return f"plots written to {directory} ({len(self._drawn)} test(s), PNG and SVG)"
+
+    def _write_html(self, state: SessionState, path: str, *, complete: bool) -> None:
+        from .html import render_html
+
+        by_test = results_by_test(state.results)
+        if self._plot_note is None:
+            try:
+                require_matplotlib("drawing the figures of --attn-scaling-html")
+                self._plot_note = ""
+            except PlotUnavailable as error:
+                self._plot_note = str(error)
+        if not self._plot_note:
+            from .plot import svg_text
+
+            for index, (nodeid, group) in enumerate(by_test.items()):
+                if nodeid not in self._svgs:  # a finished test's figure does not change: drawn once
+                    # Ids prefixed by the test's place in the page, so that no two figures share one.
+                    outcome = state.outcomes.get(nodeid, "")
+                    self._svgs[nodeid] = svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=outcome)
+        run_note = (
+            ""
+            if complete
+            else f"This run had not finished when this page was written ({self.finished_tests} test(s) finished): "
+            "it is still running, or it was interrupted."
+        )
+        page = render_html(
+            state.results,
+            state.outcomes,
+            self._svgs,
+            messages=state.messages,
+            plot_note=self._plot_note,
+            max_memory=self.options.max_memory,
+            predict_n=self.options.predict_n,
+            run_note=run_note,
+        )
+        write_text_atomically(path, page)
+
+    def _append_step_summary(self, state: SessionState, path: str) -> str:
+        if state.results:
+            with open(path, "a", encoding="utf-8") as summary:
+                summary.write(render_markdown(state.results, state.outcomes))
+        return ""
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
