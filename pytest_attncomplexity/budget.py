@@ -75,8 +75,26 @@ def _fixed_plus_growth(sizes: list[int], peaks: Mapping[int, float], n: int) -> 
     rise_low, rise_high = peaks[middle] - peaks[first], peaks[last] - peaks[middle]
     if rise_low <= 0 or rise_high <= 0:
         return None
-    # The rise between two sizes grows as N^k; its midpoints (geometric means) stand for where it happens.
-    k = math.log(rise_high / rise_low) / math.log(math.sqrt(last / first))
-    k = min(max(k, 0.1), MAX_GROWTH_EXPONENT)
+    k = _growth_exponent(first, middle, last, rise_high / rise_low)
     scale = rise_high / (last**k - middle**k)
     return float(peaks[last] + scale * (n**k - last**k))
+
+
+def _growth_exponent(first: int, middle: int, last: int, rise_ratio: float) -> float:
+    """k with (last^k − middle^k) / (middle^k − first^k) = rise_ratio, within [0.1, MAX_GROWTH_EXPONENT].
+
+    The ratio grows with k, so bisection finds it; sizes need not be geometric.
+    """
+
+    def ratio(k: float) -> float:
+        return float((last**k - middle**k) / (middle**k - first**k))
+
+    low, high = 0.1, MAX_GROWTH_EXPONENT
+    if rise_ratio <= ratio(low):
+        return low
+    if rise_ratio >= ratio(high):
+        return high
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ratio(mid) < rise_ratio else (low, mid)
+    return (low + high) / 2

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .guard import DEFAULT_SHARE
 from .sizes import parse_sizes, validate_sizes
 from .units import METRICS, parse_bytes
 from .verdict import validate_policy
 
 MODES: tuple[str, ...] = ("forward", "train")
 DEFAULT_SIZES: tuple[int, ...] = (256, 512, 1024, 2048)
+DEFAULT_RAM_GUARD = 0.8  # share of the host's available memory a sweep may take
 
 
 def validate_device(device: object) -> str:
@@ -37,26 +37,28 @@ def validate_metrics(metrics: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(metrics))  # keep order, drop repeats
 
 
-_OFF = ("off", "none", "false", "no", "0")
+_OFF = ("off", "none", "false", "no")
 
 
 def parse_ram_guard(value: object, name: str = "ram_guard") -> float | None:
     """The RAM guard's share of the available memory: ``0.8``, ``"80%"``, ``True`` (the default share), or off
-    (``False``, ``"off"``): None."""
-    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
-        return None
+    (``False``, ``0``, ``"off"``): None."""
     if value is True:
-        return DEFAULT_SHARE
+        return DEFAULT_RAM_GUARD
     share: float | None = None
     if isinstance(value, int | float):
         share = float(value)
     elif isinstance(value, str):
-        text = value.strip()
+        text = value.strip().lower()
+        if text in _OFF:
+            return None
         percent = text.endswith("%")
         try:
             share = float(text.removesuffix("%")) / (100 if percent else 1)
         except ValueError:
             share = None
+    if share == 0:
+        return None  # no share at all: the guard is off, as with False or "off"
     if share is None or not 0 < share <= 1:
         raise ValueError(
             f"{name} must be a share of the available memory in (0, 1] such as 0.8 or 80%, or off; got {value!r}"
@@ -95,7 +97,7 @@ class SweepConfig:
     seed: int = 0
     max_time: float | None = None
     max_memory: int | None = None
-    ram_guard: float | None = DEFAULT_SHARE  # share of the host's available memory a sweep may take; None: off
+    ram_guard: float | None = DEFAULT_RAM_GUARD  # share of the host's available memory a sweep may take; None: off
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -138,7 +140,7 @@ class PluginOptions:
     plot_dir: str | None = None
     html_path: str | None = None
     predict_n: int | None = None
-    ram_guard: float | None = DEFAULT_SHARE
+    ram_guard: float | None = DEFAULT_RAM_GUARD
 
     @property
     def writes_output(self) -> bool:
@@ -186,7 +188,7 @@ class PluginOptions:
             predict_n=_positive_int(source("attn_predict_n"), _as_number(predict_n, int, source("attn_predict_n")))
             if predict_n
             else None,
-            ram_guard=parse_ram_guard(ram_guard, source("attn_ram_guard")) if ram_guard else DEFAULT_SHARE,
+            ram_guard=parse_ram_guard(ram_guard, source("attn_ram_guard")) if ram_guard else DEFAULT_RAM_GUARD,
         )
 
 

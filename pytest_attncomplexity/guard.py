@@ -5,8 +5,8 @@ On Linux with default overcommit a too-large CPU allocation succeeds, and touchi
 kills the process: no report, no JSON, every result of the session lost (naive attention with 16 heads at N=16384,
 about 34 GB, on a 24 GiB machine). The guard works in two ways:
 
-- before each N it predicts what the N will take on the host (from the sizes measured before it, or for the first N
-  an estimate on fake tensors) and skips the N, as a ``skipped`` point with the figures, when that does not fit;
+- before each N it predicts what the N will take on the host (from the sizes measured before it, or an estimate
+  while fewer than two are) and skips the N, as a ``skipped`` point with the figures, when that does not fit;
 - while a CPU sweep runs it caps the process's address space at the same share, so that whatever the prediction
   missed fails as a clean allocation error (recorded as out of memory) instead of a kill.
 """
@@ -21,82 +21,68 @@ from .budget import predict_peak
 from .measure import host
 from .units import format_value
 
-DEFAULT_SHARE = 0.8
-# The cap never leaves less room than this: threads a call starts reserve their stacks in the address space, and a
-# thread that cannot start aborts the process, which is what the cap is there to prevent.
+# The cap never leaves less room than this: a process that can map nothing more cannot even fail cleanly.
 MIN_ROOM = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class Room:
+    """Bytes the process may still grow by, and where they come from (the share of the memory available)."""
+
+    bytes: int
+    source: str  # "80% of the 21.9 GiB available (MemAvailable)"
+
+    def describe(self) -> str:
+        return f"the RAM guard capped the process's growth at {format_value('memory', self.bytes)}, {self.source}"
 
 
 @dataclass(frozen=True)
 class RamGuard:
     """``share`` of the memory available now that a sweep may take; None turns the guard off."""
 
-    share: float | None = DEFAULT_SHARE
+    share: float | None
 
     @property
     def active(self) -> bool:
         return self.share is not None
 
-    def effective_share(self) -> float | None:
-        """The share for this process: divided among pytest-xdist workers, which all see the same free memory."""
-        if self.share is None:
-            return None
-        return self.share / _xdist_workers()
-
     def before(self, n: int, needs: Mapping[int, float], estimate: float | None = None) -> str | None:
         """Why N (and the sizes after it) is skipped, or None: what N is predicted to take does not fit.
 
-        ``needs``: host bytes each measured N took (resident peak over building and running it); ``estimate``: the
-        bytes worked out for N on fake tensors, used when nothing has been measured yet.
+        ``needs``: host bytes each measured N took (resident peak over building and measuring it). From two sizes on
+        they are extrapolated; one size is no base, since its peak holds what a process takes only once (imports,
+        thread pools, the profiler, a CUDA context: 80 MB before SDPA's first call here), which as N² would skip
+        sizes that fit. Until then ``estimate`` stands in: the first N worked out on fake tensors, or the second
+        extrapolated from the first call's own peak.
         """
-        share = self.effective_share()
-        if share is None:
-            return None
-        predicted = predict_peak(needs, n)
-        if predicted is None:
-            predicted = estimate
-        if predicted is None:
-            return None
-        headroom = host.available_memory()
-        if headroom is None or predicted <= share * headroom.bytes:
+        predicted = predict_peak(needs, n) if len(needs) >= 2 else estimate
+        room = self.room(minimum=0)
+        if predicted is None or room is None or predicted <= room.bytes:
             return None
         how = "worked out on fake tensors" if not needs else "extrapolated from the sizes measured"
         return (
             f"predicted host memory {format_value('memory', predicted)} at N={n} ({how}) does not fit the RAM guard: "
-            f"{self._describe_share(share)} of the {format_value('memory', headroom.bytes)} available now "
-            f"({headroom.source}) is {format_value('memory', share * headroom.bytes)}; --attn-ram-guard or "
-            "ram_guard= set the share or turn the guard off"
+            f"{room.source} is {format_value('memory', room.bytes)}; --attn-ram-guard or ram_guard= set the share "
+            "or turn the guard off"
         )
 
     def fits(self, predicted: float) -> bool:
         """Whether ``predicted`` host bytes fit the guard's share of the memory available now (always, when off)."""
-        share = self.effective_share()
-        headroom = host.available_memory() if share is not None else None
-        return share is None or headroom is None or predicted <= share * headroom.bytes
+        room = self.room(minimum=0)
+        return room is None or predicted <= room.bytes
 
-    def room(self) -> Room | None:
-        """How much the process may still grow while a sweep runs, or None (guard off, availability unknown)."""
-        share = self.effective_share()
-        headroom = host.available_memory() if share is not None else None
-        if share is None or headroom is None:
+    def room(self, minimum: int = MIN_ROOM) -> Room | None:
+        """How much the process may still grow by, or None (guard off, or the available memory is unknown here)."""
+        if self.share is None:
             return None
-        grant = max(MIN_ROOM, int(share * headroom.bytes))
-        return Room(grant, f"{self._describe_share(share)} of the {format_value('memory', headroom.bytes)} available")
-
-    def _describe_share(self, share: float) -> str:
+        headroom = host.available_memory()
+        if headroom is None:
+            return None
         workers = _xdist_workers()
-        return f"{share:.0%}" if workers == 1 else f"{share:.0%} ({self.share:.0%} / {workers} xdist workers)"
-
-
-@dataclass(frozen=True)
-class Room:
-    """Bytes the process may grow by under the guard's address-space cap, and the share they come from."""
-
-    bytes: int
-    share: str  # "80% of the 21.9 GiB available"
-
-    def describe(self) -> str:
-        return f"the RAM guard capped the process's growth at {format_value('memory', self.bytes)}, {self.share}"
+        share = self.share / workers  # the workers all see the same free memory
+        shown = f"{share:.0%}" if workers == 1 else f"{share:.0%} ({self.share:.0%} / {workers} xdist workers)"
+        source = f"{shown} of the {format_value('memory', headroom.bytes)} available now ({headroom.source})"
+        return Room(max(minimum, int(share * headroom.bytes)), source)
 
 
 def _xdist_workers() -> int:

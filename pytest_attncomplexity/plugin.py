@@ -269,7 +269,14 @@ def describe_setup(options: PluginOptions) -> str:
         name = device_name(torch.device("cpu"))
         threads = f", {options.threads} timing thread{'s' if options.threads != 1 else ''}"
     sizes = ",".join(str(n) for n in options.sizes)
-    guard = "off" if options.ram_guard is None else f"{options.ram_guard:.0%} of available memory"
+    from .measure.host import available_memory
+
+    if options.ram_guard is None:
+        guard = "off"
+    elif available_memory() is None:
+        guard = "inactive here (it reads Linux's /proc/meminfo)"
+    else:
+        guard = f"{options.ram_guard:.0%} of available memory"
     return (
         f"attncomplexity: torch {torch.__version__}, device {device} ({name}){threads}, default sizes {sizes}, "
         f"time budget {options.time_budget:g} s per sweep, RAM guard {guard}"

@@ -7,22 +7,31 @@ can visit the sizes in shuffled order.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import gc
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .attention import make_qkv
-from .budget import Budget
+from .budget import Budget, predict_peak
 from .config import SweepConfig
 from .errors import SweepError
-from .guard import RamGuard
+from .guard import RamGuard, Room
 from .measure import host
-from .measure.device import cpu_threads, device_name, memory_capacity, resolve_device, synchronize
+from .measure.device import (
+    cpu_threads,
+    device_name,
+    memory_capacity,
+    resolve_device,
+    start_thread_pool,
+    synchronize,
+)
 from .measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
@@ -61,32 +70,31 @@ def run_sweep(
     name = label or _default_label(fn, setup)
     subject = _Subject(fn, setup, inputs, name)
 
-    calls: dict[int, Call] = {}
     counted = [m for m in config.metrics if m != "time"]
     if config.max_memory is not None and "memory" not in counted:
         counted.append("memory")  # the memory budget predicts the next peak from the peaks so far
-    values: dict[str, dict[int, float]] = {m: {} for m in counted}
+    measured = _Measured({}, {m: {} for m in counted})
+    calls, values = measured.calls, measured.values
     budget = Budget(config.max_time, config.max_memory)
     guard = RamGuard(config.ram_guard)
-    capped = guard if device.type == "cpu" else None  # a CUDA context maps far more address space than it uses
-    needs: dict[int, float] = {}  # host bytes each N took: resident peak over building and measuring it
+    # A CUDA context maps far more address space than it uses, and device memory fails cleanly by itself.
+    cap = _HostCap(guard, config.threads) if device.type == "cpu" and guard.active else None
     stop: _Stop | None = None
     samples: dict[int, list[float]] = {}
     try:
         for index, n in enumerate(config.sizes):
             over = budget.before(n, values.get("memory", {}))
             if over is None and guard.active:
-                estimate = _first_size_estimate(config, device, dtype, n, subject, guard) if not needs else None
-                over = guard.before(n, needs, estimate)
+                over = guard.before(
+                    n, measured.needs, _guard_estimate(config, device, dtype, n, subject, guard, measured)
+                )
             if over is not None:
                 stop = _Stop(Halt(n, SKIPPED, over))
                 report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
                 break
             first_call: list[float] = []
-            measure = functools.partial(
-                _measure_size, config, device, dtype, n, subject, calls, values, first_call, needs
-            )
-            stop = _attempt(n, measure, capped)
+            measure = functools.partial(_measure_size, config, device, dtype, n, subject, measured, first_call)
+            stop = _attempt(n, measure, cap)
             if stop is not None:
                 calls.pop(n, None)
                 report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
@@ -105,7 +113,7 @@ def run_sweep(
                     name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
                 )
             )
-            samples, time_stop = _time_sizes(config, device, calls, capped)
+            samples, time_stop = _time_sizes(config, device, calls, cap)
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
@@ -142,6 +150,16 @@ def _describe_size(n: int, first_call: Sequence[float], values: Mapping[str, Map
     return ", ".join(parts)
 
 
+@dataclass
+class _Measured:
+    """What the sizes measured so far left: their calls (kept for the timing rounds), the counted values per metric,
+    and the host bytes each N took, its resident peak over building and measuring it (the RAM guard's data)."""
+
+    calls: dict[int, Call]
+    values: dict[str, dict[int, float]]
+    needs: dict[int, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Subject:
     """What is measured: ``fn(*inputs(n))`` or ``setup(n)()``, and its name in messages."""
@@ -158,16 +176,15 @@ def _measure_size(
     dtype: torch.dtype,
     n: int,
     subject: _Subject,
-    calls: dict[int, Call],
-    values: dict[str, dict[int, float]],
+    measured: _Measured,
     first_call: list[float],
-    needs: dict[int, float],
 ) -> None:
     """Build the call for N, run it once (warm-up, output check, its duration for the time budget), then count
-    its FLOPs and peak memory. What all this took on the host goes to ``needs`` (the RAM guard's data)."""
+    its FLOPs and peak memory, and note what all this took on the host."""
+    values = measured.values
     with host.peak_growth() as growth:
         call = _build_call(config, device, dtype, n, subject)
-        calls[n] = call
+        measured.calls[n] = call
         with cpu_threads(config.threads):
             start = time.perf_counter()
             output = call()
@@ -175,16 +192,33 @@ def _measure_size(
             first_call.append(time.perf_counter() - start)
             _check_output(output)
             del output
-        for metric in values:
-            if metric == "flops":
+            if "flops" in values:
                 values["flops"][n] = float(count_flops(call))
-            elif metric == "memory":
-                # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
-                with cpu_threads(1):
-                    values["memory"][n] = float(peak_memory(call, device))
+        if "memory" in values:
+            # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
+            with cpu_threads(1):
+                values["memory"][n] = float(peak_memory(call, device))
     counted = values.get("memory", {}).get(n, 0.0) if device.type == "cpu" else 0.0
     if growth.bytes is not None or counted:
-        needs[n] = max(float(growth.bytes or 0), counted)
+        measured.needs[n] = max(float(growth.bytes or 0), counted)
+
+
+def _guard_estimate(
+    config: SweepConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    n: int,
+    subject: _Subject,
+    guard: RamGuard,
+    measured: _Measured,
+) -> float | None:
+    """What stands in for the RAM guard's extrapolation while fewer than two sizes are measured."""
+    if not measured.needs:
+        return _first_size_estimate(config, device, dtype, n, subject, guard)
+    counted = measured.values.get("memory", {})
+    if len(measured.needs) == 1 and device.type == "cpu" and counted:
+        return predict_peak(counted, n)  # the first call's own peak, without what the process took only once
+    return None
 
 
 def _first_size_estimate(
@@ -203,7 +237,7 @@ def _first_size_estimate(
 
 
 def _time_sizes(
-    config: SweepConfig, device: torch.device, calls: dict[int, Call], guard: RamGuard | None
+    config: SweepConfig, device: torch.device, calls: dict[int, Call], cap: _HostCap | None
 ) -> tuple[dict[int, list[float]], _Stop | None]:
     measured: dict[int, list[float]] = {}
 
@@ -221,7 +255,7 @@ def _time_sizes(
             )
 
     # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N.
-    stop = _attempt(max(calls), measure, guard)
+    stop = _attempt(max(calls), measure, cap)
     return ({} if stop else measured), stop
 
 
@@ -233,31 +267,61 @@ class _Stop:
     error: BaseException | None = None
 
 
-def _attempt(n: int, work: Callable[[], None], guard: RamGuard | None = None) -> _Stop | None:
-    """Run ``work`` (under the RAM guard's address-space cap when a guard is given); turn an out-of-memory error or
-    any other exception at N into a _Stop.
+@dataclass(frozen=True)
+class _HostCap:
+    """The RAM guard's cap on a CPU sweep's address space, for the blocks that run the user's calls."""
+
+    guard: RamGuard
+    threads: int
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[Room | None]:
+        """Yields the room granted, or None where no cap could be set (see host.address_space_cap)."""
+        room = self.guard.room()
+        if room is None:
+            yield None
+            return
+        # A thread started under the cap must reserve its stack within it, and libgomp ends the whole process when
+        # it cannot start one: the intra-op threads the calls will use are started first.
+        start_thread_pool(self.threads)
+        with host.address_space_cap(room.bytes) as capped:
+            yield room if capped is not None else None
+
+
+def _attempt(n: int, work: Callable[[], None], cap: _HostCap | None = None) -> _Stop | None:
+    """Run ``work`` (under the RAM guard's cap when one is given); turn an out-of-memory error or any other
+    exception at N into a _Stop.
 
     Only the text of an out-of-memory error is kept: its traceback holds the frames, and the frames hold the
     tensors that filled the memory.
     """
-    room = guard.room() if guard is not None else None
-    cap: int | None = None
+    room: Room | None = None
     try:
-        with host.address_space_cap(room.bytes if room is not None else None) as cap:
+        with cap.applied() if cap is not None else contextlib.nullcontext() as room:
             work()
     except Exception as error:
         if is_out_of_memory(error):
-            reason = _first_line(error)
-            if cap is not None and room is not None:
-                reason += f" ({room.describe()})"
+            reason = _first_line(error) + (f" ({room.describe()})" if room is not None else "")
             return _Stop(Halt(n, OUT_OF_MEMORY, reason))
-        return _Stop(Halt(n, FAILED, f"{type(error).__name__}: {error}"), error)
+        # Under the cap a thread or a memory-mapped file may fail where it would not otherwise: say so.
+        hint = f" ({room.describe()}; --attn-ram-guard=off lifts it)" if room and _may_come_from_a_cap(error) else ""
+        return _Stop(Halt(n, FAILED, f"{type(error).__name__}: {error}{hint}"), error)
     return None
+
+
+_CAP_SYMPTOMS = ("can't start new thread", "resource temporarily unavailable", "cannot allocate memory", "mmap")
+
+
+def _may_come_from_a_cap(error: BaseException) -> bool:
+    """A failure an address-space cap can cause: a thread that cannot start, a file that cannot be mapped."""
+    return isinstance(error, OSError) or any(symptom in str(error).lower() for symptom in _CAP_SYMPTOMS)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
     """CUDA raises torch.OutOfMemoryError; the CPU allocator raises a RuntimeError that says it could not."""
     if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return True
+    if isinstance(error, OSError) and error.errno == errno.ENOMEM:  # mmap of a tensor file, a buffer of a library
         return True
     message = str(error)
     return isinstance(error, RuntimeError) and (

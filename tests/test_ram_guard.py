@@ -4,8 +4,9 @@ function the guard reads availability from (``measure.host.available_memory``)."
 from __future__ import annotations
 
 import functools
-import resource
+import subprocess
 import sys
+import textwrap
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from pytest_attncomplexity import ScalingRunner, naive_attention, sdpa_attention
 from pytest_attncomplexity.budget import predict_peak
 from pytest_attncomplexity.config import PluginOptions, SweepConfig, parse_ram_guard
 from pytest_attncomplexity.measure import host
+from pytest_attncomplexity.measure.cgroup import cgroup_room
 from pytest_attncomplexity.measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and sets RLIMIT_AS")
@@ -32,13 +34,13 @@ def machine_with(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize(
     ("value", "share"),
-    [(0.5, 0.5), ("0.25", 0.25), ("80%", 0.8), (1, 1.0), (True, 0.8), (False, None), ("off", None), ("OFF ", None)],
+    [(0.5, 0.5), ("0.25", 0.25), ("80%", 0.8), (1, 1.0), (True, 0.8), (False, None), (0, None), ("OFF ", None)],
 )
 def test_the_share_is_a_fraction_a_percentage_or_off(value, share):
     assert parse_ram_guard(value) == share
 
 
-@pytest.mark.parametrize("value", [0, 1.5, "-0.2", "lots", "200%", None])
+@pytest.mark.parametrize("value", [1.5, "-0.2", "lots", "200%", None])
 def test_a_bad_share_names_itself(value):
     with pytest.raises(ValueError, match=r"ram_guard must be a share of the available memory in \(0, 1\]"):
         parse_ram_guard(value)
@@ -68,6 +70,10 @@ def test_prediction_sees_the_growth_a_fixed_part_hides():
     for k in (1, 2):
         law = {n: 3.0 * n**k for n in (256, 512, 1024, 2048)}
         assert predict_peak(law, 8192) == pytest.approx(3.0 * 8192**k)
+    # Sizes need not be geometric, and a fixed part does not bend the extrapolation.
+    for k in (1, 2):
+        law = {n: 5e6 + 3.0 * n**k for n in (256, 512, 4096)}
+        assert predict_peak(law, 8192) == pytest.approx(5e6 + 3.0 * 8192**k)
     # A step steeper than attention ever grows (allocator noise at small N) is not extrapolated as it is.
     assert predict_peak({256: 1e3, 512: 1e6}, 1024) == pytest.approx(1e6 * 2**3)
 
@@ -83,6 +89,8 @@ def test_host_readings_see_this_process():
 
 @linux_only
 def test_the_address_space_cap_refuses_what_would_not_fit_and_is_lifted_after():
+    import resource
+
     before = resource.getrlimit(resource.RLIMIT_AS)
     with host.address_space_cap(64 * MiB) as cap:
         assert cap is not None
@@ -118,16 +126,26 @@ def test_the_tightest_cgroup_limit_up_the_hierarchy_is_the_headroom(tmp_path, ve
     _write(mount / "jobs" / usage, f"{3 * GiB}\n")
     _write(mount / "jobs" / "memory.stat", f"anon 1\n{stat} {512 * MiB}\n")  # page cache the kernel can reclaim
 
-    headroom = host.cgroup_headroom(tmp_path / "proc")
-    assert headroom is not None
-    assert headroom.bytes == 4 * GiB - (3 * GiB - 512 * MiB)
-    assert headroom.source == f"cgroup limit 4 GiB of {mount / 'jobs'}"
+    assert cgroup_room(tmp_path / "proc") == (
+        4 * GiB - (3 * GiB - 512 * MiB),
+        f"cgroup limit 4 GiB of {mount / 'jobs'}",
+    )
 
 
 def test_no_cgroup_limit_means_no_cgroup_headroom(tmp_path):
     _write(tmp_path / "proc" / "mountinfo", "")
     _write(tmp_path / "proc" / "cgroup", "0::/\n")
-    assert host.cgroup_headroom(tmp_path / "proc") is None
+    assert cgroup_room(tmp_path / "proc") is None
+
+
+def test_a_mount_point_that_is_not_utf8_does_not_stop_the_reading(tmp_path):
+    mount = tmp_path / "cgroup"
+    mountinfo = f"36 31 0:40 / /mnt/donn\xe9es rw - ext4 /dev/sdb rw\n35 31 0:32 / {mount} rw - cgroup2 cgroup2 rw\n"
+    _write(tmp_path / "proc" / "cgroup", "0::/job\n")
+    (tmp_path / "proc" / "mountinfo").write_bytes(mountinfo.encode("latin-1"))
+    _write(mount / "job" / "memory.max", f"{2 * GiB}\n")
+    _write(mount / "job" / "memory.current", f"{1 * GiB}\n")
+    assert cgroup_room(tmp_path / "proc") == (1 * GiB, f"cgroup limit 2 GiB of {mount / 'job'}")
 
 
 def test_only_calls_that_keep_nothing_are_run_on_fake_tensors():
@@ -200,6 +218,8 @@ def test_a_size_predicted_not_to_fit_is_skipped_with_the_figures(machine_with):
 @linux_only
 def test_what_the_prediction_cannot_see_fails_cleanly_under_the_cap(machine_with):
     # A lambda is user code: not estimated on fake tensors, so the first N runs, under the address-space cap.
+    import resource
+
     machine_with(1 * GiB)
     before = resource.getrlimit(resource.RLIMIT_AS)
     r = ScalingRunner()(
@@ -213,18 +233,63 @@ def test_what_the_prediction_cannot_see_fails_cleanly_under_the_cap(machine_with
     assert resource.getrlimit(resource.RLIMIT_AS) == before
     assert r.halt is not None and (r.halt.n, r.halt.status) == (8192, "oom")
     assert "can't allocate memory" in r.halt.reason
-    assert r.halt.reason.endswith("(the RAM guard capped the process's growth at 819 MiB, 80% of the 1 GiB available)")
+    assert r.halt.reason.endswith(
+        "(the RAM guard capped the process's growth at 819 MiB, 80% of the 1 GiB available now (a test's machine))"
+    )
 
 
 @linux_only
 def test_with_the_guard_off_nothing_is_skipped_or_capped(machine_with):
+    import resource
+
     machine_with(1 * MiB)
-    r = ScalingRunner()(naive_attention, sizes=[64, 128, 256], metrics=["memory"], device="cpu", ram_guard="off")
+    limits = []
+
+    def naive_noting_the_limit(q, k, v):
+        limits.append(resource.getrlimit(resource.RLIMIT_AS))
+        return naive_attention(q, k, v)
+
+    r = ScalingRunner()(naive_noting_the_limit, sizes=[64, 128, 256], metrics=["memory"], device="cpu", ram_guard="off")
     assert r.halt is None and r.sizes("memory") == (64, 128, 256)
+    assert set(limits) == {resource.getrlimit(resource.RLIMIT_AS)}
 
 
-def test_a_function_that_caches_what_it_makes_still_gets_real_tensors():
-    # Were it run on fake tensors first, its cache would hand a fake mask to the real call.
+@linux_only
+def test_one_size_is_no_base_for_the_next_when_steps_are_coarse(machine_with):
+    # The first N's resident peak holds what the process takes once (about 80 MB of profiler and FLOP counter
+    # here); extrapolated as N² from N=256 to 2048 that alone would be 5 GiB, and SDPA takes 20 MB there.
+    machine_with(5 * GiB)
+    r = ScalingRunner()(sdpa_attention, sizes=[256, 2048, 4096], metrics=["memory", "flops"], device="cpu")
+    assert r.halt is None and r.sizes("memory") == (256, 2048, 4096)
+
+
+@linux_only
+def test_threads_a_sweep_starts_under_the_cap_do_not_end_the_process():
+    # libgomp ends the process when it cannot start a thread, and a thread's stack must fit under the cap: the
+    # sweep starts its threads before it sets the cap. A subprocess, since the failure is the process's end.
+    script = textwrap.dedent(
+        """
+        from pytest_attncomplexity import ScalingRunner, naive_attention
+        from pytest_attncomplexity.measure import host
+
+        host.available_memory = lambda: host.Headroom(300 * 2**20, "a small machine")
+        r = ScalingRunner()(
+            lambda q, k, v: naive_attention(q, k, v), sizes=[256, 512, 1024], metrics=["time", "flops"],
+            time_budget=0.2, threads=64, device="cpu",
+        )
+        print("measured", r.sizes("time"))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "measured (256, 512, 1024)" in run.stdout
+
+
+def test_a_function_that_caches_what_it_makes_still_gets_real_tensors(machine_with):
+    # The worst case at its first N (32 heads, N=512: 134 MB of scores) does not fit in 80 MiB, so the guard wants
+    # an estimate; run on fake tensors, the cache would hand a fake mask to the real call. It takes about 20 MB.
+    machine_with(100 * MiB)
+
     @functools.cache
     def causal_mask(n):
         return torch.ones(n, n, dtype=torch.bool).tril()
@@ -232,9 +297,9 @@ def test_a_function_that_caches_what_it_makes_still_gets_real_tensors():
     def masked(q, k, v):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(q.shape[-2]))
 
-    r = ScalingRunner()(masked, sizes=[64, 128, 256], metrics=["memory"], device="cpu")
+    r = ScalingRunner()(masked, sizes=[512, 640, 768], heads=32, metrics=["memory"], device="cpu")
     assert r.halt is None
-    assert type(causal_mask(64)) is torch.Tensor
+    assert type(causal_mask(512)) is torch.Tensor
 
 
 def test_xdist_workers_share_the_memory_they_all_see(machine_with, monkeypatch):
@@ -247,3 +312,30 @@ def test_xdist_workers_share_the_memory_they_all_see(machine_with, monkeypatch):
     assert guard.fits(1.5 * GiB) and not guard.fits(1.7 * GiB)
     reason = guard.before(4096, {1024: 0.1 * GiB, 2048: 0.5 * GiB})
     assert "does not fit the RAM guard: 20% (80% / 4 xdist workers) of the 8 GiB available now" in reason
+
+
+@linux_only
+@pytest.mark.parametrize(
+    ("error", "status", "names_the_cap"),
+    [
+        (OSError(12, "Cannot allocate memory"), "oom", True),  # ENOMEM: mapping a checkpoint, say
+        (RuntimeError("can't start new thread"), "error", True),
+        (KeyError("no kernel for 128"), "error", False),
+    ],
+)
+def test_failures_under_the_cap_name_it_where_it_may_be_the_cause(machine_with, error, status, names_the_cap):
+    from pytest_attncomplexity import SweepError
+
+    machine_with(8 * GiB)
+
+    def fails_at_128(q, k, v):
+        if q.shape[-2] == 128:
+            raise error
+        return sdpa_attention(q, k, v)
+
+    try:
+        halt = ScalingRunner()(fails_at_128, sizes=[64, 128, 256], metrics=["flops"], device="cpu").halt
+    except SweepError as failure:
+        halt = failure.result.halt
+    assert halt is not None and (halt.n, halt.status) == (128, status)
+    assert ("the RAM guard capped the process's growth at 6.4 GiB" in halt.reason) is names_the_cap

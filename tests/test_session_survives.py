@@ -103,24 +103,30 @@ def test_a_killed_session_leaves_valid_reports_with_every_finished_result(pytest
 
 
 @contextlib.contextmanager
-def _memory_cgroup(limit: int) -> Iterator[Path]:
-    """A child of this process's memory cgroup, limited to ``limit`` bytes; skips where none can be made."""
-    from pytest_attncomplexity.measure import host
+def _memory_cgroup(limit: int) -> Iterator[tuple[Path, bool]]:
+    """A child of this process's memory cgroup, limited to ``limit`` bytes, and whether it can swap past that
+    limit; skips where none can be made."""
+    from pytest_attncomplexity.measure.cgroup import memory_cgroups
 
-    own = next((d for d, _ in host._memory_cgroups(Path("/proc/self"))), None)
+    own = next((d for d, _ in memory_cgroups()), None)
     if own is None or not os.access(own, os.W_OK):
         pytest.skip("needs a memory cgroup this process may make children in (Linux, cgroupfs writable)")
     child = own / f"attncomplexity-test-{os.getpid()}"
     try:
         child.mkdir()
-        limit_file = child / ("memory.max" if (child / "memory.max").exists() else "memory.limit_in_bytes")
-        limit_file.write_text(str(limit))
+        v2 = (child / "memory.max").exists()
+        (child / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(str(limit))
     except OSError as error:
         with contextlib.suppress(OSError):
             child.rmdir()
         pytest.skip(f"cannot make a limited memory cgroup here: {error}")
+    swap_limited = False
+    with contextlib.suppress(OSError):  # absent where the kernel does not account swap
+        (child / ("memory.swap.max" if v2 else "memory.memsw.limit_in_bytes")).write_text("0" if v2 else str(limit))
+        swap_limited = True
+    no_swap = len(Path("/proc/swaps").read_text().splitlines()) <= 1
     try:
-        yield child
+        yield child, swap_limited or no_swap
     finally:
         with contextlib.suppress(OSError):
             child.rmdir()
@@ -131,14 +137,14 @@ def test_in_a_real_memory_cgroup_the_guard_is_what_keeps_the_session_alive(pytes
     # 3 GiB for the whole inner session (Python, torch and pytest take about 0.4 GiB): naive attention with 8 heads
     # takes about 1.1 GiB at N=4096 and 4.3 GiB at N=8192. Without the guard the cgroup's OOM killer ends the session.
     pytester.makepyfile(ISSUE_SESSION.format(sizes=[1024, 2048, 4096, 8192], heads=8))
-    with _memory_cgroup(3 * GiB) as cgroup:
+    with _memory_cgroup(3 * GiB) as (cgroup, cannot_swap):
 
         def run(*args: str) -> pytest.RunResult:
             command = f'echo $$ > "{cgroup}/cgroup.procs" && exec "{sys.executable}" -m pytest -p no:cacheprovider '
             return pytester.run("sh", "-c", command + " ".join(args), timeout=300)
 
         guarded = run("--attn-scaling", "--attn-scaling-json=o.json")
-        unguarded = run("--attn-ram-guard=off")
+        unguarded = run("--attn-ram-guard=off") if cannot_swap else None
     assert guarded.ret == 0, guarded.stdout.str()
     guarded.stdout.fnmatch_lines(
         [
@@ -149,4 +155,30 @@ def test_in_a_real_memory_cgroup_the_guard_is_what_keeps_the_session_alive(pytes
         ]
     )
     assert [r["outcome"] for r in json.loads((pytester.path / "o.json").read_text())["results"]] == ["passed"] * 2
-    assert unguarded.ret in (-signal.SIGKILL, 128 + signal.SIGKILL), unguarded.stdout.str()
+    if unguarded is not None:  # where it could swap, the kernel would page the unguarded sweep out, not kill it
+        assert unguarded.ret in (-signal.SIGKILL, 128 + signal.SIGKILL), unguarded.stdout.str()
+
+
+def test_a_report_is_replaced_whole_through_a_link_with_its_permissions(tmp_path):
+    from pytest_attncomplexity.report.atomic import write_text_atomically
+
+    real = tmp_path / "kept" / "report.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "report.json"
+    link.symlink_to(real)
+    write_text_atomically(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert real.stat().st_mode & 0o777 == 0o640
+
+    def broken(temporary):
+        temporary.write_text("half")
+        raise OSError("disk full")
+
+    from pytest_attncomplexity.report.atomic import replace_atomically
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomically(real, broken)
+    assert real.read_text() == "new"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["report.json"]

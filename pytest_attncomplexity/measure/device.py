@@ -61,6 +61,13 @@ def cpu_threads(threads: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def start_thread_pool(threads: int) -> None:
+    """Have torch's intra-op pool run ``threads`` threads: a parallel operation wide enough to need all of them
+    (TensorIterator splits work into chunks of at least 32768 elements)."""
+    with cpu_threads(threads):
+        torch.ones(threads * 2**16).add_(1.0)
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

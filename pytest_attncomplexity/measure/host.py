@@ -10,12 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..units import format_value
-
-# A cgroup "limit" at or above this is the kernel's way of saying "no limit" (v1 writes 2^63 rounded to pages).
-_NO_LIMIT = 2**60
+from .cgroup import cgroup_room
 
 
 @dataclass(frozen=True)
@@ -28,8 +24,12 @@ class Headroom:
 
 def available_memory() -> Headroom | None:
     """The tighter of the machine's MemAvailable and the room left under the process's cgroup memory limits."""
-    candidates = [h for h in (_meminfo_available(), cgroup_headroom()) if h is not None]
-    return min(candidates, key=lambda h: h.bytes) if candidates else None
+    candidates = [_meminfo_available()]
+    room = cgroup_room()
+    if room is not None:
+        candidates.append(Headroom(*room))
+    present = [h for h in candidates if h is not None]
+    return min(present, key=lambda h: h.bytes) if present else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def peak_growth() -> Iterator[Growth]:
     """Measure the resident peak of a block above the resident size before it (VmHWM after a reset, less VmRSS).
 
     It sees every allocation of the process (other threads, allocator slack, pinned host buffers), which is what the
-    kernel's OOM killer counts. Where the peak cannot be reset, the growth of VmRSS over the block stands in for it.
+    kernel's OOM killer counts. Where the peak cannot be reset, the growth of VmRSS over the block stands in: it
+    misses a transient peak, so predictions from it are weaker.
     """
     growth = Growth()
     before = process_memory()
@@ -128,84 +129,3 @@ def _meminfo_available() -> Headroom | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-def cgroup_headroom(proc_self: Path = Path("/proc/self")) -> Headroom | None:
-    """Room under the tightest memory limit among the process's cgroup and its ancestors (v1 and v2), found
-    through ``proc_self``'s ``cgroup`` and ``mountinfo`` files; None where no memory limit is set.
-
-    Usage counts the page cache, which the kernel reclaims before it kills: inactive file pages are left out, as
-    container runtimes do for a cgroup's working set.
-    """
-    tightest: Headroom | None = None
-    for directory, version in _memory_cgroups(proc_self):
-        names = ("memory.max", "memory.current") if version == 2 else ("memory.limit_in_bytes", "memory.usage_in_bytes")
-        limit, usage = (_read_int(directory / name) for name in names)
-        if limit is None or usage is None or limit >= _NO_LIMIT:
-            continue
-        stat = _read_stat(directory / "memory.stat")
-        inactive = stat.get("total_inactive_file" if version == 1 else "inactive_file", stat.get("inactive_file", 0))
-        room = max(0, limit - max(0, usage - inactive))
-        if tightest is None or room < tightest.bytes:
-            tightest = Headroom(room, f"cgroup limit {format_value('memory', limit)} of {directory}")
-    return tightest
-
-
-def _memory_cgroups(proc_self: Path) -> Iterator[tuple[Path, int]]:
-    """The directory of the process's memory cgroup and of each ancestor up to the mount point, with the version."""
-    try:
-        cgroup_lines = (proc_self / "cgroup").read_text(encoding="ascii").splitlines()
-        mount_lines = (proc_self / "mountinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return
-    mounts: dict[int, tuple[str, str]] = {}  # version -> (root inside the hierarchy, mount point)
-    for line in mount_lines:
-        before, separator, after = line.partition(" - ")
-        fields, tail = before.split(), after.split()
-        if not separator or len(fields) < 5 or not tail:
-            continue
-        fstype, superopts = tail[0], tail[2] if len(tail) > 2 else ""
-        if fstype == "cgroup2":
-            mounts.setdefault(2, (fields[3], fields[4]))
-        elif fstype == "cgroup" and "memory" in superopts.split(","):
-            mounts.setdefault(1, (fields[3], fields[4]))
-    for line in cgroup_lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        version = 2 if hierarchy == "0" and controllers == "" else 1 if "memory" in controllers.split(",") else 0
-        if version not in mounts:
-            continue
-        root, mount_point = mounts[version]
-        relative = path[len(root) :] if root != "/" and path.startswith(root) else path
-        base = Path(mount_point)
-        directory = base / relative.lstrip("/")
-        if not directory.is_dir():  # a cgroup namespace: the mount shows the process's own cgroup as its root
-            directory = base
-        while True:
-            yield directory, version
-            if directory == base or base not in directory.parents:
-                break
-            directory = directory.parent
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except OSError:
-        return None
-    if text == "max":
-        return _NO_LIMIT
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def _read_stat(path: Path) -> dict[str, int]:
-    stat: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for line in path.read_text(encoding="ascii").splitlines():
-            key, _, value = line.partition(" ")
-            with contextlib.suppress(ValueError):
-                stat[key] = int(value)
-    return stat

@@ -66,6 +66,7 @@ class ReportFiles:
             self._attempt(lambda: self._draw_test(state, nodeid, Path(plot_dir)))
         if self.options.html_path:
             html_path = self.options.html_path
+            self._svgs.pop(nodeid, None)  # drawn anew: a rerun of the test (pytest-rerunfailures) adds results
             self._attempt(lambda: self._write_html(state, html_path, complete=False))
 
     def session_finished(self, state: SessionState, exitstatus: int) -> None:
@@ -154,7 +155,7 @@ class ReportFiles:
             from .plot import svg_text
 
             for index, (nodeid, group) in enumerate(by_test.items()):
-                if nodeid not in self._svgs:  # a finished test's figure does not change: drawn once
+                if nodeid not in self._svgs:  # each test's figure is drawn when it finishes, not at every write
                     # Ids prefixed by the test's place in the page, so that no two figures share one.
                     outcome = state.outcomes.get(nodeid, "")
                     self._svgs[nodeid] = svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=outcome)
