@@ -32,8 +32,10 @@ import torch
 
 from pytest_attncomplexity import ScalingRunner, naive_attention, sdpa_attention
 from pytest_attncomplexity.attention import make_qkv
+from pytest_attncomplexity.config import DEFAULT_RAM_GUARD
 from pytest_attncomplexity.guard import RamGuard
 from pytest_attncomplexity.measure import host
+from pytest_attncomplexity.measure.device import start_thread_pool
 from pytest_attncomplexity.measure.estimate import estimate_host_peak
 
 SIZES = [256, 512, 1024, 2048]
@@ -47,7 +49,7 @@ def per_call_us(step: Callable[[], object], repeats: int = 2000) -> float:
 
 
 def guard_steps() -> None:
-    guard = RamGuard()
+    guard = RamGuard(DEFAULT_RAM_GUARD)
 
     def growth() -> None:
         with host.peak_growth():
@@ -64,6 +66,7 @@ def guard_steps() -> None:
     print(f"  guard.before (prediction + availability)       {before_us:8.1f}")
     print(f"  peak_growth around a block (reset + 2 readings) {per_call_us(growth):8.1f}")
     print(f"  address-space cap on and off (with availability) {per_call_us(cap):8.1f}")
+    print(f"  starting the thread pool (1 thread), before a cap {per_call_us(lambda: start_thread_pool(1), 200):8.1f}")
     start = time.perf_counter()
     from torch._subclasses.fake_tensor import FakeTensorMode
 
