@@ -56,8 +56,10 @@ class RamGuard:
         extrapolated from the first call's own peak.
         """
         predicted = predict_peak(needs, n) if len(needs) >= 2 else estimate
+        if predicted is None:
+            return None
         room = self.room(minimum=0)
-        if predicted is None or room is None or predicted <= room.bytes:
+        if room is None or predicted <= room.bytes:
             return None
         how = "worked out on fake tensors" if not needs else "extrapolated from the sizes measured"
         return (
