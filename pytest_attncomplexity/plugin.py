@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,8 @@ from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import PluginOptions
 from .errors import DeviceUnavailable
 from .fit import FitError
-from .progress import Progress
+from .progress_printer import ProgressPrinter
+from .pytest_compat import skip_at_test_line
 from .report.files import ReportFiles, SessionState
 from .report.plot import PlotUnavailable, require_matplotlib
 from .report.text import format_report
@@ -159,7 +159,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return session.setup_line
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: pytest keeps its plugins in sets (pytest 8.0 fails on an unhashable one)
 class AttnScalingSession:
     """Collects every result the fixture produces and the outcome of each test; the report files follow along."""
 
@@ -322,8 +322,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     except InconclusiveExponent as error:
         policy = session.options.inconclusive
         if policy == "skip":
-            # Reported at the test's own line, not at this one.
-            raise pytest.skip.Exception(str(error), _use_item_location=True) from None
+            raise skip_at_test_line(str(error)) from None
         if policy == "xfail":
             pytest.xfail(str(error))
         raise
@@ -367,44 +366,7 @@ class _PytestScalingRunner(ScalingRunner):
         try:
             return super().__call__(*args, **kwargs)
         except DeviceUnavailable as error:
-            # Reported at the test's own line, not at this one.
-            raise pytest.skip.Exception(str(error), _use_item_location=True) from None
-
-
-class _ProgressPrinter:
-    """-v: a line per N. Otherwise, on a terminal, one status line after the test's dots, erased when done.
-
-    Output capture is suspended around each write, as pytest does for its own live output.
-    """
-
-    def __init__(self, terminal: Any, capture: Any, verbosity: int) -> None:
-        self.terminal = terminal
-        self.capture = capture
-        self.verbosity = verbosity
-        writer = getattr(terminal, "_tw", None)
-        self.inline = verbosity <= 0 and bool(terminal.isatty()) and hasattr(writer, "_current_line")
-        self.shown = 0
-
-    def __call__(self, event: Progress) -> None:
-        if self.verbosity <= 0 and not self.inline:
-            return
-        suspended = self.capture.global_and_fixture_disabled() if self.capture else contextlib.nullcontext()
-        with suspended:
-            if self.verbosity > 0:
-                if event.stage != "done":
-                    self.terminal.write_line(f"    attn_scaling {event.describe()}")
-            else:
-                self._rewrite(event)
-
-    def _rewrite(self, event: Progress) -> None:
-        writer = self.terminal._tw
-        kept = writer._current_line  # the file name and dots pytest has written on this line
-        room = max(0, writer.fullwidth - len(kept) - 2)
-        status = "" if event.stage == "done" else f" [{event.describe()}]"[:room]
-        writer.write("\r" + kept + status + " " * max(0, self.shown - len(status)) + "\r" + kept)
-        writer.flush()
-        writer._current_line = kept
-        self.shown = len(status)
+            raise skip_at_test_line(str(error)) from None
 
 
 @pytest.fixture
@@ -419,5 +381,5 @@ def attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     plugins = request.config.pluginmanager
     terminal = plugins.get_plugin("terminalreporter")
     capture = plugins.get_plugin("capturemanager")
-    progress = _ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
+    progress = ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
     return _PytestScalingRunner(session.options, nodeid=request.node.nodeid, record=session.record, progress=progress)

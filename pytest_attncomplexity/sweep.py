@@ -317,9 +317,14 @@ def _may_come_from_a_cap(error: BaseException) -> bool:
     return isinstance(error, OSError) or any(symptom in str(error).lower() for symptom in _CAP_SYMPTOMS)
 
 
+# torch.OutOfMemoryError is new (2.5); torch.cuda.OutOfMemoryError, which it names, is there on every torch this
+# plugin supports. Looked up once: on an older torch the lookup inside the except would itself raise.
+_DEVICE_OUT_OF_MEMORY: type[BaseException] = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """CUDA raises torch.OutOfMemoryError; the CPU allocator raises a RuntimeError that says it could not."""
-    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+    if isinstance(error, MemoryError | _DEVICE_OUT_OF_MEMORY):
         return True
     if isinstance(error, OSError) and error.errno == errno.ENOMEM:  # mmap of a tensor file, a buffer of a library
         return True
