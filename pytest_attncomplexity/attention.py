@@ -10,17 +10,19 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .config import DEFAULT_BATCH, DEFAULT_HEAD_DIM, DEFAULT_HEADS, DEFAULT_SEED
+
 
 def make_qkv(
     n: int,
     *,
-    batch: int = 1,
-    heads: int = 8,
-    head_dim: int = 64,
+    batch: int = DEFAULT_BATCH,
+    heads: int = DEFAULT_HEADS,
+    head_dim: int = DEFAULT_HEAD_DIM,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
     requires_grad: bool = False,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random q, k, v of shape (batch, heads, n, head_dim), drawn from a private generator (the global RNG is
     left alone)."""

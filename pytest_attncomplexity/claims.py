@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from .fit import FitError
 from .results import ScalingResult
 from .units import METRICS
-from .verdict import FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
+from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
 
 MARKER = "attn_scaling"
-DEFAULT_TOL = 0.2
 MARKER_KEYWORDS = (*METRICS, "tol")
 MARKER_HELP = (
     f"{MARKER}(time=None, memory=None, flops=None, tol={DEFAULT_TOL}): after the test body, check every result the "

@@ -1,17 +1,29 @@
-"""Frozen settings of a sweep and of the plugin, validated where they are built (no torch, no pytest)."""
+"""Frozen settings of a sweep and of the plugin, validated where they are built (no torch, no pytest).
+
+Every default is written once, here: the option table, the session options, a sweep's settings and the fixture's
+signature all refer to these names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .sizes import parse_sizes, validate_sizes
 from .units import METRICS, parse_bytes
-from .verdict import validate_policy
+from .verdict import DEFAULT_POLICY, validate_policy
 
 MODES: tuple[str, ...] = ("forward", "train")
 DEFAULT_SIZES: tuple[int, ...] = (256, 512, 1024, 2048)
+DEFAULT_DEVICE = "auto"
+DEFAULT_MODE = "forward"
+DEFAULT_BATCH = 1
+DEFAULT_HEADS = 8
+DEFAULT_HEAD_DIM = 64
+DEFAULT_SEED = 0
+DEFAULT_THREADS = 1  # one intra-op thread times without bias beside other load (docs/precision.md)
+DEFAULT_TIME_BUDGET = 3.0  # seconds of timed calls per sweep
 DEFAULT_RAM_GUARD = 0.8  # share of the host's available memory a sweep may take
 
 
@@ -84,17 +96,17 @@ class SweepConfig:
 
     sizes: tuple[int, ...]
     metrics: tuple[str, ...] = METRICS
-    device: str = "auto"
-    mode: str = "forward"
+    device: str = DEFAULT_DEVICE
+    mode: str = DEFAULT_MODE
     dtype: Any = None
-    batch: int = 1
-    heads: int = 8
-    head_dim: int = 64
-    threads: int = 1
-    time_budget: float = 3.0
+    batch: int = DEFAULT_BATCH
+    heads: int = DEFAULT_HEADS
+    head_dim: int = DEFAULT_HEAD_DIM
+    threads: int = DEFAULT_THREADS
+    time_budget: float = DEFAULT_TIME_BUDGET
     min_rounds: int = 5
     max_rounds: int = 25
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     max_time: float | None = None
     max_memory: int | None = None
     ram_guard: float | None = DEFAULT_RAM_GUARD  # share of the host's available memory a sweep may take; None: off
@@ -126,15 +138,15 @@ class _PytestConfigLike(Protocol):
 
 @dataclass(frozen=True)
 class PluginOptions:
-    """Session-wide settings from the command line, falling back to the ini file of the same name."""
+    """Session-wide settings from the command line, falling back to the ini file of the same name (see OPTIONS)."""
 
     report: bool = False
     json_path: str | None = None
     sizes: tuple[int, ...] = DEFAULT_SIZES
-    device: str = "auto"
-    threads: int = 1
-    time_budget: float = 3.0
-    inconclusive: str = "fail"
+    device: str = DEFAULT_DEVICE
+    threads: int = DEFAULT_THREADS
+    time_budget: float = DEFAULT_TIME_BUDGET
+    inconclusive: str = DEFAULT_POLICY
     max_time: float | None = None
     max_memory: int | None = None
     plot_dir: str | None = None
@@ -149,59 +161,153 @@ class PluginOptions:
 
     @classmethod
     def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
-        def pick(name: str) -> Any:
-            value = config.getoption(name)
-            return value if value is not None else config.getini(name)
-
-        def source(name: str) -> str:
-            """Where a value came from, for its error message: the flag, or the ini key."""
-            return "--" + name.replace("_", "-") if config.getoption(name) is not None else f"ini key {name}"
-
-        sizes_text = pick("attn_sizes")
-        sizes = validate_sizes(parse_sizes(sizes_text)) if sizes_text else DEFAULT_SIZES
-        threads = pick("attn_threads")
-        budget = pick("attn_time_budget")
-        max_time = pick("attn_max_time")
-        max_memory = pick("attn_max_memory")
-        predict_n = pick("attn_predict_n")
-        ram_guard = pick("attn_ram_guard")
-        return cls(
-            report=bool(pick("attn_scaling")),
-            json_path=pick("attn_scaling_json") or None,
-            sizes=sizes,
-            device=validate_device(pick("attn_device") or "auto"),
-            threads=_positive_int(source("attn_threads"), _as_number(threads, int, source("attn_threads")))
-            if threads
-            else 1,
-            time_budget=_positive_float(
-                source("attn_time_budget"), _as_number(budget, float, source("attn_time_budget"))
-            )
-            if budget
-            else 3.0,
-            inconclusive=validate_policy(pick("attn_inconclusive") or "fail"),
-            max_time=_positive_float(source("attn_max_time"), _as_number(max_time, float, source("attn_max_time")))
-            if max_time
-            else None,
-            max_memory=_named(parse_bytes, source("attn_max_memory"), max_memory) if max_memory else None,
-            plot_dir=pick("attn_scaling_plot") or None,
-            html_path=pick("attn_scaling_html") or None,
-            predict_n=_positive_int(source("attn_predict_n"), _as_number(predict_n, int, source("attn_predict_n")))
-            if predict_n
-            else None,
-            ram_guard=parse_ram_guard(ram_guard, source("attn_ram_guard")) if ram_guard else DEFAULT_RAM_GUARD,
-        )
+        """Each option given on the command line or in the ini file, read by its own parser; the rest default."""
+        given: dict[str, Any] = {}
+        for option in OPTIONS:
+            from_flag = config.getoption(option.dest)
+            raw = from_flag if from_flag is not None else config.getini(option.dest)
+            if option.read is None:  # an on/off flag
+                given[option.field] = bool(raw)
+            elif raw not in (None, ""):
+                source = option.flag if from_flag is not None else f"ini key {option.dest}"
+                given[option.field] = option.read(str(raw), source)
+        return cls(**given)
 
 
-def _named(parse: Any, name: str, value: object) -> Any:
+Reader = Callable[[str, str], Any]  # (text, where it came from: the flag or the ini key) -> value, or ValueError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One session setting: a flag, the ini key of the same name, the PluginOptions field it sets (whose default is
+    the option's), and how its text is read (None: an on/off flag)."""
+
+    flag: str
+    field: str
+    help: str
+    read: Reader | None
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+def _text(text: str, source: str) -> str:
+    return text
+
+
+def _positive_int_text(text: str, source: str) -> int:
     try:
-        return parse(value)
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{source} must be an integer, got {text!r}") from None
+    return _positive_int(source, value)
 
 
-def _as_number(value: object, kind: type[int] | type[float], name: str) -> int | float:
+def _positive_float_text(text: str, source: str) -> float:
     try:
-        return kind(str(value).strip())
-    except (TypeError, ValueError):
-        noun = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {noun}, got {value!r}") from None
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{source} must be a number, got {text!r}") from None
+    return _positive_float(source, value)
+
+
+def _named(read: Callable[[str], Any]) -> Reader:
+    """A reader whose errors say which flag or ini key the value came from."""
+
+    def named(text: str, source: str) -> Any:
+        try:
+            return read(text)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
+
+    return named
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--attn-scaling", "report", "print the attention scaling report (exponents per test) at the end", None),
+    Option("--attn-scaling-json", "json_path", "write every scaling result to this JSON file", _text, "PATH"),
+    Option(
+        "--attn-scaling-plot",
+        "plot_dir",
+        "write a log-log figure per test (PNG and SVG) into this directory; needs matplotlib (the [plot] extra)",
+        _text,
+        "DIR",
+    ),
+    Option(
+        "--attn-scaling-html",
+        "html_path",
+        "write one self-contained HTML report (verdicts, tables, plots) to this file",
+        _text,
+        "PATH",
+    ),
+    Option(
+        "--attn-predict-n",
+        "predict_n",
+        "also report the time, memory and FLOPs each result's fit predicts at this N (terminal report and HTML)",
+        _positive_int_text,
+        "N",
+    ),
+    Option(
+        "--attn-sizes",
+        "sizes",
+        "default sequence lengths: '256,512,1024,2048' or a geometric range 'start:stop[:factor]' "
+        f"(default {','.join(map(str, DEFAULT_SIZES))})",
+        _named(lambda text: validate_sizes(parse_sizes(text))),
+        "SIZES",
+    ),
+    Option(
+        "--attn-device",
+        "device",
+        "default device: auto (CUDA when there is a GPU, else cpu), cpu, cuda or cuda:INDEX "
+        f"(default {DEFAULT_DEVICE})",
+        _named(validate_device),
+        "DEVICE",
+    ),
+    Option(
+        "--attn-threads",
+        "threads",
+        f"torch intra-op threads while timing on the CPU (default {DEFAULT_THREADS}: unbiased beside other load)",
+        _positive_int_text,
+        "N",
+    ),
+    Option(
+        "--attn-inconclusive",
+        "inconclusive",
+        "what a verdict that stays too noisy to decide (after measuring again) does to its test: fail, skip or "
+        f"xfail (default {DEFAULT_POLICY})",
+        lambda text, source: validate_policy(text, source),
+        "fail|skip|xfail",
+    ),
+    Option(
+        "--attn-max-time",
+        "max_time",
+        "stop growing N once one call takes longer than this many seconds; larger N are reported as skipped",
+        _positive_float_text,
+        "SECONDS",
+    ),
+    Option(
+        "--attn-max-memory",
+        "max_memory",
+        "skip an N whose peak memory, predicted from the sizes measured before it, exceeds this (e.g. 8GiB)",
+        _named(parse_bytes),
+        "SIZE",
+    ),
+    Option(
+        "--attn-ram-guard",
+        "ram_guard",
+        "skip an N whose predicted host memory exceeds this share of the memory available now (MemAvailable, or "
+        "the cgroup's limit), and cap a CPU sweep's growth at it; a share such as 0.5, or off "
+        f"(default {DEFAULT_RAM_GUARD:g})",
+        lambda text, source: parse_ram_guard(text, source),
+        "SHARE|off",
+    ),
+    Option(
+        "--attn-time-budget",
+        "time_budget",
+        f"seconds of timed calls per sweep; more rounds, less spread (default {DEFAULT_TIME_BUDGET:g})",
+        _positive_float_text,
+        "SECONDS",
+    ),
+)

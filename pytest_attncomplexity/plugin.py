@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
-from .config import PluginOptions
+from .config import OPTIONS, PluginOptions
 from .errors import DeviceUnavailable
 from .fit import FitError
 from .progress_printer import ProgressPrinter
@@ -23,88 +23,6 @@ from .results import ScalingResult
 from .runner import ScalingRunner
 from .verdict import InconclusiveExponent
 
-
-@dataclass(frozen=True)
-class _Option:
-    flag: str
-    help: str
-    ini_type: Any = "string"
-    action: str | None = None
-    metavar: str | None = None
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-OPTIONS: tuple[_Option, ...] = (
-    _Option(
-        "--attn-scaling",
-        "print the attention scaling report (exponents per test) at the end",
-        "bool",
-        action="store_true",
-    ),
-    _Option("--attn-scaling-json", "write every scaling result to this JSON file", metavar="PATH"),
-    _Option(
-        "--attn-scaling-plot",
-        "write a log-log figure per test (PNG and SVG) into this directory; needs matplotlib (the [plot] extra)",
-        metavar="DIR",
-    ),
-    _Option(
-        "--attn-scaling-html",
-        "write one self-contained HTML report (verdicts, tables, plots) to this file",
-        metavar="PATH",
-    ),
-    _Option(
-        "--attn-predict-n",
-        "also report the time, memory and FLOPs each result's fit predicts at this N (terminal report and HTML)",
-        metavar="N",
-    ),
-    _Option(
-        "--attn-sizes",
-        "default sequence lengths: '256,512,1024,2048' or a geometric range "
-        "'start:stop[:factor]' (default 256,512,1024,2048)",
-        metavar="SIZES",
-    ),
-    _Option(
-        "--attn-device",
-        "default device: auto (CUDA when there is a GPU, else cpu), cpu, cuda or cuda:INDEX (default auto)",
-        metavar="DEVICE",
-    ),
-    _Option(
-        "--attn-threads",
-        "torch intra-op threads while timing on the CPU (default 1: unbiased beside other load)",
-        metavar="N",
-    ),
-    _Option(
-        "--attn-inconclusive",
-        "what a verdict that stays too noisy to decide (after measuring again) does to its test: fail, skip or "
-        "xfail (default fail)",
-        metavar="fail|skip|xfail",
-    ),
-    _Option(
-        "--attn-max-time",
-        "stop growing N once one call takes longer than this many seconds; larger N are reported as skipped",
-        metavar="SECONDS",
-    ),
-    _Option(
-        "--attn-max-memory",
-        "skip an N whose peak memory, predicted from the sizes measured before it, exceeds this (e.g. 8GiB)",
-        metavar="SIZE",
-    ),
-    _Option(
-        "--attn-ram-guard",
-        "skip an N whose predicted host memory exceeds this share of the memory available now (MemAvailable, or "
-        "the cgroup's limit), and cap a CPU sweep's growth at it; a share such as 0.5, or off (default 0.8)",
-        metavar="SHARE|off",
-    ),
-    _Option(
-        "--attn-time-budget",
-        "seconds of timed calls per sweep; more rounds, less spread (default 3)",
-        metavar="SECONDS",
-    ),
-)
-
 STATE_KEY = pytest.StashKey["AttnScalingSession"]()
 
 
@@ -112,12 +30,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("attncomplexity", "attention scaling (pytest-attncomplexity)")
     for option in OPTIONS:
         kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": option.help}
-        if option.action:
-            kwargs["action"] = option.action
+        if option.read is None:
+            kwargs["action"] = "store_true"
         if option.metavar:
             kwargs["metavar"] = option.metavar
         group.addoption(option.flag, **kwargs)
-        parser.addini(option.dest, f"{option.help} [same as {option.flag}]", type=option.ini_type)
+        ini_help = f"{option.help} [same as {option.flag}]"
+        if option.read is None:
+            parser.addini(option.dest, ini_help, type="bool")
+        else:
+            parser.addini(option.dest, ini_help, type="string")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -369,17 +291,17 @@ class _PytestScalingRunner(ScalingRunner):
             raise skip_at_test_line(str(error)) from None
 
 
-@pytest.fixture
-def attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
-    """Measure an attention callable at a geometric series of N and fit log-log exponents.
-
-    ``attn_scaling(fn, sizes=[...], metrics=["time", "memory", "flops"], device="auto", mode="forward", ...)``
-    calls ``fn(q, k, v)`` at each N and returns a ScalingResult: ``.fit(metric)``, ``.exponent(metric)``,
-    ``.assert_exponent(metric, expected, tol=0.2)``.
-    """
+def _attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     session = request.config.stash[STATE_KEY]
     plugins = request.config.pluginmanager
     terminal = plugins.get_plugin("terminalreporter")
     capture = plugins.get_plugin("capturemanager")
     progress = ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
     return _PytestScalingRunner(session.options, nodeid=request.node.nodeid, record=session.record, progress=progress)
+
+
+# pytest --fixtures shows the fixture's docstring: the call it returns, with every argument (written once, there).
+_attn_scaling.__doc__ = "attn_scaling(fn, *, sizes=..., metrics=..., ...) -> ScalingResult\n\n" + (
+    ScalingRunner.__call__.__doc__ or ""
+)
+attn_scaling = pytest.fixture(name="attn_scaling")(_attn_scaling)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .fit import Fit, FitError, fit_power_law
 from .units import UNITS, format_value
-from .verdict import FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, Verdict, judge
+from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, Verdict, judge
 
 # Why a metric can be zero at every N, and what to check.
 _NOTHING_COUNTED = {
@@ -180,7 +180,7 @@ class ScalingResult:
     def exponent(self, metric: str) -> float:
         return self.fit(metric).exponent
 
-    def check(self, metric: str, expected: float, tol: float = 0.2) -> Verdict:
+    def check(self, metric: str, expected: float, tol: float = DEFAULT_TOL) -> Verdict:
         """The verdict on the claim ``exponent == expected ± tol``: pass, fail or inconclusive.
 
         An inconclusive verdict on a noisy metric is measured again once, with a larger budget, before it is given.
@@ -194,7 +194,7 @@ class ScalingResult:
         self.checks.append(verdict)
         return verdict
 
-    def assert_exponent(self, metric: str, expected: float, tol: float = 0.2) -> Fit:
+    def assert_exponent(self, metric: str, expected: float, tol: float = DEFAULT_TOL) -> Fit:
         """Pass when the measured exponent of ``metric`` lies within ``expected ± tol``.
 
         Raises AssertionError when the claim is confidently wrong (the 95% interval lies outside the band), and

@@ -5,15 +5,29 @@ Free of pytest so it can be used from scripts (benchmarks/) exactly as tests use
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .config import PluginOptions, SweepConfig, parse_ram_guard
+from .config import (
+    DEFAULT_BATCH,
+    DEFAULT_HEAD_DIM,
+    DEFAULT_HEADS,
+    DEFAULT_MODE,
+    DEFAULT_SEED,
+    PluginOptions,
+    SweepConfig,
+    parse_ram_guard,
+    validate_metrics,
+)
 from .errors import SweepError
 from .progress import ProgressCallback
 from .results import ScalingResult
+from .sizes import validate_sizes
 from .units import METRICS, parse_bytes
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ScalingRunner:
@@ -37,29 +51,55 @@ class ScalingRunner:
         fn: Callable[..., object] | None = None,
         *,
         setup: Callable[[int], Callable[[], object]] | None = None,
-        sizes: Any = None,
-        metrics: Any = METRICS,
+        sizes: Iterable[int] | None = None,
+        metrics: str | Sequence[str] = METRICS,
         device: str | None = None,
-        mode: str = "forward",
-        dtype: Any = None,
-        batch: int = 1,
-        heads: int = 8,
-        head_dim: int = 64,
+        mode: str = DEFAULT_MODE,
+        dtype: torch.dtype | None = None,
+        batch: int = DEFAULT_BATCH,
+        heads: int = DEFAULT_HEADS,
+        head_dim: int = DEFAULT_HEAD_DIM,
         inputs: Callable[[int], object] | None = None,
         threads: int | None = None,
         time_budget: float | None = None,
-        seed: int = 0,
+        seed: int = DEFAULT_SEED,
         label: str | None = None,
         max_time: float | None = None,
         max_memory: int | str | None = None,
         ram_guard: float | str | bool | None = None,
     ) -> ScalingResult:
+        """Measure ``fn`` at each N of ``sizes`` and return a ScalingResult to fit and assert on.
+
+        Args:
+            fn: called as ``fn(q, k, v)`` with the built-in inputs, or ``fn(*inputs(n))``. Give fn or setup.
+            setup: ``setup(n)`` returns a zero-argument callable to measure, for modules built per N.
+            sizes: the sequence lengths, at least 3, strictly increasing integers (a list, a range, a numpy
+                array); default --attn-sizes (256, 512, 1024, 2048).
+            metrics: any of "time", "memory", "flops" (one name or a list); default all three.
+            device: "auto" (CUDA when there is a GPU, else the CPU), "cpu", "cuda", "cuda:INDEX"; default
+                --attn-device. A CUDA device where there is none skips the test.
+            mode: "forward" (under torch.no_grad) or "train" (forward and backward of the sum of the outputs).
+            dtype: of the built-in q, k, v; default torch.float32.
+            batch, heads, head_dim: the shape of the built-in q, k, v: (batch, heads, N, head_dim).
+            inputs: ``inputs(n)`` returns fn's arguments: a tuple, a dict of keywords, or one object.
+            threads: CPU intra-op threads while timing; default --attn-threads (1).
+            time_budget: seconds of timed calls per sweep; default --attn-time-budget (3).
+            seed: of the built-in inputs' generator (the global RNG is left alone).
+            label: the result's name in the reports; default the function's name.
+            max_time: stop growing N once one call takes longer (seconds); default --attn-max-time.
+            max_memory: skip an N whose predicted peak exceeds this ("8GiB" or bytes); default --attn-max-memory.
+            ram_guard: share of the host's available memory the sweep may take, or False for off; default
+                --attn-ram-guard (0.8).
+
+        Out of memory at some N ends the sweep there as data (``result.halt``); an exception or NaN/Inf output
+        raises SweepError, whose ``result`` keeps the points measured before it.
+        """
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
 
         config = SweepConfig(
-            sizes=self.options.sizes if sizes is None else sizes,
-            metrics=metrics,
+            sizes=self.options.sizes if sizes is None else validate_sizes(sizes),
+            metrics=validate_metrics(metrics),
             device=self.options.device if device is None else device,
             mode=mode,
             dtype=dtype,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 
 
 def geometric(start: int, stop: int, factor: float = 2) -> list[int]:
@@ -50,20 +50,24 @@ def parse_sizes(text: str) -> list[int]:
         ) from None
 
 
-def validate_sizes(sizes: Sequence[object]) -> tuple[int, ...]:
-    """Sizes as a tuple of at least 3 strictly increasing positive integers, or a ValueError naming the fault."""
-    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
+def validate_sizes(sizes: object) -> tuple[int, ...]:
+    """Sizes as a tuple of at least 3 strictly increasing positive integers, or a ValueError naming the fault.
+
+    Any iterable of integers will do: a list, a range, a numpy array (``np.geomspace(256, 4096, 5).astype(int)``).
+    """
+    if isinstance(sizes, str | bytes | Mapping) or not isinstance(sizes, Iterable):
         raise ValueError(f"sizes must be a list of integers, got {sizes!r}")
+    items = [_plain(n) for n in sizes]
     checked: list[int] = []
-    for n in sizes:
+    for n in items:
         try:
             value = operator.index(n)  # type: ignore[arg-type]
         except TypeError:
             value = None
         if isinstance(n, bool) or value is None:
-            raise ValueError(f"sizes must be integers, got {n!r} in {list(sizes)}")
+            raise ValueError(f"sizes must be integers, got {n!r} in {items}")
         if value < 1:
-            raise ValueError(f"sizes must be positive, got {value} in {list(sizes)}")
+            raise ValueError(f"sizes must be positive, got {value} in {items}")
         checked.append(value)
     if len(checked) < 3:
         raise ValueError(f"sizes needs at least 3 values to fit an exponent, got {checked}")
@@ -71,3 +75,9 @@ def validate_sizes(sizes: Sequence[object]) -> tuple[int, ...]:
         if after <= before:
             raise ValueError(f"sizes must be strictly increasing, got {after} after {before} in {checked}")
     return tuple(checked)
+
+
+def _plain(n: object) -> object:
+    """A numpy scalar as the Python number it holds (so messages show 128, not np.int64(128))."""
+    item = getattr(n, "item", None)
+    return item() if callable(item) and getattr(n, "ndim", None) == 0 else n

@@ -17,6 +17,8 @@ PASS = "pass"
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
 INCONCLUSIVE_POLICIES = ("fail", "skip", "xfail")
+DEFAULT_POLICY = "fail"
+DEFAULT_TOL = 0.2  # the band around a claimed exponent, for assert_exponent, check and the marker
 
 
 class InconclusiveExponent(AssertionError):
@@ -63,7 +65,7 @@ def judge(fit: Fit, expected: float, tol: float) -> Verdict:
     return Verdict(outcome, fit.metric, expected, tol, fit)
 
 
-def validate_policy(policy: object) -> str:
+def validate_policy(policy: object, source: str = "--attn-inconclusive") -> str:
     if policy not in INCONCLUSIVE_POLICIES:
-        raise ValueError(f"--attn-inconclusive must be one of {list(INCONCLUSIVE_POLICIES)}, got {policy!r}")
+        raise ValueError(f"{source} must be one of {list(INCONCLUSIVE_POLICIES)}, got {policy!r}")
     return str(policy)

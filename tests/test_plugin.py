@@ -123,7 +123,9 @@ def test_bad_option_is_a_usage_error_not_an_internal_error(pytester: pytest.Pyte
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--attn-sizes=256,128,512")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*pytest-attncomplexity: sizes must be strictly increasing, got 128 after 256*"])
+    result.stderr.fnmatch_lines(
+        ["*pytest-attncomplexity: --attn-sizes: sizes must be strictly increasing, got 128 after 256*"]
+    )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 

@@ -133,3 +133,24 @@ def test_memory_sizes_parse(text, expected):
 def test_bad_memory_sizes_are_named(text):
     with pytest.raises(ValueError, match=f"--attn-max-memory: a memory size must be a positive amount.*got {text!r}"):
         PluginOptions.from_pytest_config(_FakeConfig({"attn_max_memory": text}, {}))
+
+
+def test_sizes_are_any_iterable_of_integers():
+    import numpy as np
+
+    assert SweepConfig(sizes=np.array([256, 512, 1024])).sizes == (256, 512, 1024)
+    assert SweepConfig(sizes=range(64, 257, 64)).sizes == (64, 128, 192, 256)
+    assert all(type(n) is int for n in SweepConfig(sizes=np.arange(1, 4)).sizes)
+    with pytest.raises(ValueError, match=r"sizes must be integers, got 64\.0 in \[64\.0, 128\.5, 256\.0\]"):
+        SweepConfig(sizes=np.array([64, 128.5, 256]))
+
+
+def test_every_argument_of_the_fixture_call_is_documented():
+    import inspect
+
+    from pytest_attncomplexity import ScalingRunner
+
+    doc = inspect.getdoc(ScalingRunner.__call__) or ""
+    for name in inspect.signature(ScalingRunner.__call__).parameters:
+        if name != "self":
+            assert f"{name}:" in doc or f"{name}," in doc, name
