@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .fit import FitError
+from .report.tables import explain
 from .results import ScalingResult
 from .units import METRICS
 from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
@@ -100,9 +101,9 @@ def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
                 failures.append(f"{result.label}: {metric} cannot be checked: {error}")
                 continue
             if verdict.outcome == FAIL:
-                failures.append(result.explain(verdict))
+                failures.append(explain(result, verdict))
             elif verdict.outcome == INCONCLUSIVE:
-                inconclusive.append(result.explain(verdict))
+                inconclusive.append(explain(result, verdict))
     if failures:
         raise AssertionError("\n\n".join([f"{claims.describe()} failed:", *failures, *inconclusive]))
     if inconclusive:

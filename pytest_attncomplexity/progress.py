@@ -5,21 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .textenum import TextEnum
+
+
+class Stage(TextEnum):
+    MEASURED = "measured"  # N built, run once, counted
+    STOPPED = "stopped"  # out of memory, an error, over a budget
+    TIMING = "timing"  # the rounds start; ``n`` is the largest N
+    DONE = "done"
+
 
 @dataclass(frozen=True)
 class Progress:
-    """``stage`` is ``measured`` (N built, run once, counted), ``stopped`` (out of memory, error, over a budget),
-    ``timing`` (the rounds start; ``n`` is the largest N) or ``done``."""
+    """Where a sweep is: the stage, at which N."""
 
     label: str
-    stage: str
+    stage: Stage
     n: int
     index: int  # 1-based position of N among the sizes
     total: int
     detail: str = ""
 
     def describe(self) -> str:
-        where = f"N={self.n} ({self.index}/{self.total})" if self.stage in ("measured", "stopped") else ""
+        where = f"N={self.n} ({self.index}/{self.total})" if self.stage in (Stage.MEASURED, Stage.STOPPED) else ""
         return " ".join(part for part in (self.label, self.stage, where, self.detail) if part)
 
 

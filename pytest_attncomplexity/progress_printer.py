@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from .progress import Progress
+from .progress import Progress, Stage
 from .pytest_compat import current_line, is_a_terminal, terminal_width, write_after_current_line
 
 
@@ -28,7 +28,7 @@ class ProgressPrinter:
         suspended = self.capture.global_and_fixture_disabled() if self.capture else contextlib.nullcontext()
         with suspended:
             if self.verbosity > 0:
-                if event.stage != "done":
+                if event.stage != Stage.DONE:
                     self.terminal.write_line(f"    attn_scaling {event.describe()}")
             else:
                 self._rewrite(event)
@@ -36,6 +36,6 @@ class ProgressPrinter:
     def _rewrite(self, event: Progress) -> None:
         kept = current_line(self.terminal) or ""  # the file name and dots pytest has written on this line
         room = max(0, terminal_width(self.terminal) - len(kept) - 2)
-        status = "" if event.stage == "done" else f" [{event.describe()}]"[:room]
+        status = "" if event.stage == Stage.DONE else f" [{event.describe()}]"[:room]
         write_after_current_line(self.terminal, kept, status + " " * max(0, self.shown - len(status)))
         self.shown = len(status)

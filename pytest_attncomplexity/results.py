@@ -1,15 +1,20 @@
-"""What a sweep measured: points per metric, their fits, assertions and the JSON form (no torch, no pytest)."""
+"""What a sweep measured: points per metric, their fits, the verdicts given on them and the JSON form (no torch,
+no pytest). A result is a record: measuring is the runner's job, and the one time a verdict asks for more
+samples it does so through a typed collaborator, the result's ``retimer``."""
 
 from __future__ import annotations
 
+import functools
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .fit import Fit, FitError, fit_power_law
-from .units import UNITS, format_value
-from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, Verdict, judge
+from .report.tables import explain
+from .textenum import TextEnum
+from .units import UNITS
+from .verdict import DEFAULT_TOL, InconclusiveExponent, Outcome, Verdict, judge
 
 # Why a metric can be zero at every N, and what to check.
 _NOTHING_COUNTED = {
@@ -24,12 +29,22 @@ _NOTHING_COUNTED = {
 # A point whose samples spread (IQR) over more than this fraction of their median is flagged as noisy.
 NOISY_IQR_RATIO = 0.10
 
-# Status of a point: measured, or why not. Only measured points are fitted.
-MEASURED = "ok"
-OUT_OF_MEMORY = "oom"
-FAILED = "error"
-NOT_RUN = "not run"
-SKIPPED = "skipped"  # over a budget (--attn-max-time, --attn-max-memory)
+
+class PointStatus(TextEnum):
+    """A point was measured, or why not. Only measured points are fitted; the values are what the JSON holds."""
+
+    MEASURED = "ok"
+    OUT_OF_MEMORY = "oom"
+    FAILED = "error"
+    NOT_RUN = "not run"
+    SKIPPED = "skipped"  # over a budget (--attn-max-time, --attn-max-memory, the RAM guard)
+
+
+MEASURED = PointStatus.MEASURED
+OUT_OF_MEMORY = PointStatus.OUT_OF_MEMORY
+FAILED = PointStatus.FAILED
+NOT_RUN = PointStatus.NOT_RUN
+SKIPPED = PointStatus.SKIPPED
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class Point:
 
     n: int
     samples: tuple[float, ...]
-    status: str = MEASURED
+    status: PointStatus = MEASURED
     reason: str = ""
 
     @property
@@ -108,7 +123,7 @@ class Halt:
     """Where and why a sweep ended early: out of memory (data: the fit uses the points below) or an error."""
 
     n: int
-    status: str
+    status: PointStatus
     reason: str
 
     def describe(self) -> str:
@@ -124,6 +139,13 @@ MAX_CALL_OVERHEAD_S = 100e-6
 NOISY_METRICS = ("time",)  # memory and FLOPs are counts: measuring them again gives the same numbers
 
 
+class Retimer(Protocol):
+    """Times the measured sizes of a result again, for a verdict that stayed too noisy: the extra samples per N, or
+    None when it cannot (the runner's ``TimingRerun`` is the one there is)."""
+
+    def __call__(self, result: ScalingResult, metric: str) -> Mapping[int, Sequence[float]] | None: ...
+
+
 @dataclass
 class ScalingResult:
     """The result of one ``attn_scaling(...)`` call: points per metric, fitted on demand."""
@@ -133,11 +155,9 @@ class ScalingResult:
     points: dict[str, tuple[Point, ...]]
     nodeid: str = ""
     halt: Halt | None = None
-    # Set by the runner: measures ``metric`` again with a larger budget, adding samples; False if it could not.
-    remeasure: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
-    remeasured: int = 0
+    retimer: Retimer | None = field(default=None, repr=False, compare=False)
+    remeasured: int = 0  # how many times the retimer added samples
     checks: list[Verdict] = field(default_factory=list)  # every verdict given on this result, in order
-    _fits: dict[str, Fit] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -152,30 +172,22 @@ class ScalingResult:
 
     def fit(self, metric: str) -> Fit:
         """The log-log fit of ``metric``: ``.exponent``, ``.ci``, ``.r2``, ``.local_slopes``, ``.complexity``."""
-        if metric not in self._fits:
-            points = self._measured(metric)
-            if len(points) < MIN_FIT_POINTS and self.halt is not None:
-                advice = {
-                    OUT_OF_MEMORY: "; start the sizes lower or use a device with more memory",
-                    SKIPPED: "; start the sizes lower or raise the budget",
-                }.get(self.halt.status, "")
-                raise FitError(
-                    f"{self.label}: {metric} has {len(points)} measured point(s) before the sweep ended "
-                    f"({self.halt.describe()}); a fit needs {MIN_FIT_POINTS}{advice}"
-                )
-            try:
-                self._fits[metric] = fit_power_law(
-                    [p.n for p in points],
-                    [p.value for p in points],
-                    metric,
-                    trim_overhead=metric == "time",
-                    max_overhead=MAX_CALL_OVERHEAD_S,
-                )
-            except FitError as error:
-                if points and all(p.value == 0 for p in points):
-                    raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
-                raise
-        return self._fits[metric]
+        points = self._measured(metric)
+        if len(points) < MIN_FIT_POINTS and self.halt is not None:
+            advice = {
+                OUT_OF_MEMORY: "; start the sizes lower or use a device with more memory",
+                SKIPPED: "; start the sizes lower or raise the budget",
+            }.get(self.halt.status, "")
+            raise FitError(
+                f"{self.label}: {metric} has {len(points)} measured point(s) before the sweep ended "
+                f"({self.halt.describe()}); a fit needs {MIN_FIT_POINTS}{advice}"
+            )
+        try:
+            return _fit_points(metric, points)
+        except FitError as error:
+            if points and all(p.value == 0 for p in points):
+                raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
+            raise
 
     def exponent(self, metric: str) -> float:
         return self.fit(metric).exponent
@@ -183,14 +195,16 @@ class ScalingResult:
     def check(self, metric: str, expected: float, tol: float = DEFAULT_TOL) -> Verdict:
         """The verdict on the claim ``exponent == expected ± tol``: pass, fail or inconclusive.
 
-        An inconclusive verdict on a noisy metric is measured again once, with a larger budget, before it is given.
+        An inconclusive verdict on a noisy metric (time) is given only after the retimer has timed the sizes once
+        more with a larger budget and its samples were added.
         """
         verdict = judge(self.fit(metric), expected, tol)
-        noisy = verdict.outcome == INCONCLUSIVE and metric in NOISY_METRICS
-        if noisy and self.remeasure is not None and self.remeasure(metric):
-            self._fits.pop(metric, None)
-            self.remeasured += 1
-            verdict = judge(self.fit(metric), expected, tol)
+        if verdict.outcome == Outcome.INCONCLUSIVE and metric in NOISY_METRICS and self.retimer is not None:
+            extra = self.retimer(self, metric)
+            if extra:
+                self.extend_samples(metric, extra)
+                self.remeasured += 1
+                verdict = judge(self.fit(metric), expected, tol)
         self.checks.append(verdict)
         return verdict
 
@@ -202,69 +216,30 @@ class ScalingResult:
         """
         __tracebackhide__ = True  # the failure points at the test's own line, not at this method
         verdict = self.check(metric, expected, tol)
-        if verdict.outcome == PASS:
+        if verdict.outcome == Outcome.PASS:
             return verdict.fit
-        if verdict.outcome == FAIL:
-            raise AssertionError(self.explain(verdict))
-        raise InconclusiveExponent(self.explain(verdict))
+        if verdict.outcome == Outcome.FAIL:
+            raise AssertionError(explain(self, verdict))
+        raise InconclusiveExponent(explain(self, verdict))
 
-    def explain(self, verdict: Verdict) -> str:
-        """The text of a verdict: the claim, the exponent with its CI, the noise if that decided, the table."""
-        lines = [f"{self.label}: {verdict.describe()} on {self.environment.device}"]
-        if verdict.outcome == INCONCLUSIVE:
-            lines.append(self.noise_summary(verdict.metric))
-        lines.append(self.table(verdict.metric))
-        return "\n".join(lines)
-
-    def extend_samples(self, metric: str, extra: dict[int, Sequence[float]]) -> None:
+    def extend_samples(self, metric: str, extra: Mapping[int, Sequence[float]]) -> None:
         """Add samples measured again under the same settings to the measured points of ``metric``."""
         self.points[metric] = tuple(
             Point(p.n, p.samples + tuple(extra.get(p.n, ())), p.status, p.reason) if p.measured else p
-            for p in self._points(metric)
+            for p in self.points_of(metric)
         )
-        self._fits.pop(metric, None)
 
     def noisy_points(self, metric: str) -> tuple[Point, ...]:
         """Measured points whose IQR is more than NOISY_IQR_RATIO of their median."""
         return tuple(p for p in self._measured(metric) if p.noisy)
 
-    def noise_summary(self, metric: str) -> str:
-        points = self._measured(metric)
-        worst = max(points, key=lambda p: p.relative_iqr)
-        again = f", measured again {self.remeasured} time(s) with a larger budget" if self.remeasured else ""
-        low, high = self.fit(metric).ci
-        return (
-            f"The measurement was too noisy to decide{again}: the IQR of the samples is "
-            f"{statistics.median(p.relative_iqr for p in points):.0%} of the median at a typical N and "
-            f"{worst.relative_iqr:.0%} at "
-            f"N={worst.n}, and the exponent's 95% interval is {high - low:.2f} wide. Give the sweep more time "
-            "(--attn-time-budget), start the sizes where one call takes longer, widen tol, or run on a quieter "
-            "machine; --attn-inconclusive=skip|xfail turns this verdict into a skip or an xfail."
-        )
-
-    def table(self, metric: str) -> str:
-        """N, value (with IQR where there are samples) and the local slope from the previous measured N."""
-        overhead: tuple[int, ...] = ()
+    def points_of(self, metric: str) -> tuple[Point, ...]:
+        """Every point of ``metric``, measured or not; ValueError naming the metrics measured if it was not."""
         try:
-            fit = self.fit(metric)
-            slopes: Sequence[float | None] = (None, *fit.local_slopes)
-            overhead = fit.overhead_sizes
-        except FitError:
-            slopes = [None] * len(self._measured(metric))
-        slope_of = dict(zip(self.sizes(metric), slopes, strict=True))
-        rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
-        for point in self._points(metric):
-            if not point.measured:
-                rows.append(f"{point.n:>8}  {point.status:>12}  {'':>10}  {'':>11}  {point.reason}")
-                continue
-            iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
-            slope = slope_of.get(point.n)
-            shown_slope = "-" if slope is None else f"{slope:.3f}"
-            flag = f"  noisy (IQR {point.relative_iqr:.0%} of the median)" if point.noisy else ""
-            if point.n in overhead:
-                flag += "  overhead-dominated: left out of the exponent"
-            rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}{flag}")
-        return "\n".join(rows)
+            return self.points[metric]
+        except KeyError:
+            measured = ", ".join(self.points) or "none"
+            raise ValueError(f"metric {metric!r} was not measured in {self.label}; measured: {measured}") from None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written by ``--attn-scaling-json``."""
@@ -324,11 +299,16 @@ class ScalingResult:
         }
 
     def _measured(self, metric: str) -> tuple[Point, ...]:
-        return tuple(p for p in self._points(metric) if p.measured)
+        return tuple(p for p in self.points_of(metric) if p.measured)
 
-    def _points(self, metric: str) -> tuple[Point, ...]:
-        try:
-            return self.points[metric]
-        except KeyError:
-            measured = ", ".join(self.points) or "none"
-            raise ValueError(f"metric {metric!r} was not measured in {self.label}; measured: {measured}") from None
+
+@functools.lru_cache(maxsize=1024)
+def _fit_points(metric: str, points: tuple[Point, ...]) -> Fit:
+    """The fit of these points (frozen, so the same points are fitted once; new samples are new points)."""
+    return fit_power_law(
+        [p.n for p in points],
+        [p.value for p in points],
+        metric,
+        trim_overhead=metric == "time",
+        max_overhead=MAX_CALL_OVERHEAD_S,
+    )

@@ -6,7 +6,7 @@ Free of pytest so it can be used from scripts (benchmarks/) exactly as tests use
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .config import (
@@ -120,27 +120,7 @@ class ScalingRunner:
                 self._keep(error.result)
             raise
 
-        def remeasure(metric: str) -> bool:
-            """Time the measured sizes again with twice the budget and add the samples (for a noisy verdict)."""
-            sizes = result.sizes(metric)
-            if metric != "time" or len(sizes) < 3:
-                return False
-            again = replace(
-                config,
-                sizes=sizes,
-                metrics=("time",),
-                time_budget=2 * config.time_budget,
-                max_rounds=2 * config.max_rounds,
-                seed=config.seed + 1 + result.remeasured,
-            )
-            try:
-                extra = run_sweep(again, fn, setup=setup, inputs=inputs, label=label)
-            except SweepError:
-                return False
-            result.extend_samples("time", {p.n: p.samples for p in extra.points["time"] if p.measured})
-            return True
-
-        result.remeasure = remeasure
+        result.retimer = TimingRerun(config, fn, setup, inputs, label)
         self._keep(result)
         return result
 
@@ -148,3 +128,35 @@ class ScalingRunner:
         result.nodeid = self.nodeid
         if self._record is not None:
             self._record(result)
+
+
+@dataclass(frozen=True)
+class TimingRerun:
+    """Times a result's measured sizes again, with twice the budget and a fresh shuffle, for a time verdict that
+    stayed inconclusive: the ``retimer`` the runner gives each result (ScalingResult.check calls it)."""
+
+    config: SweepConfig
+    fn: Callable[..., object] | None
+    setup: Callable[[int], Callable[[], object]] | None
+    inputs: Callable[[int], object] | None
+    label: str | None
+
+    def __call__(self, result: ScalingResult, metric: str) -> dict[int, tuple[float, ...]] | None:
+        from .sweep import run_sweep
+
+        sizes = result.sizes(metric)
+        if metric != "time" or len(sizes) < 3:
+            return None
+        again = replace(
+            self.config,
+            sizes=sizes,
+            metrics=("time",),
+            time_budget=2 * self.config.time_budget,
+            max_rounds=2 * self.config.max_rounds,
+            seed=self.config.seed + 1 + result.remeasured,
+        )
+        try:
+            extra = run_sweep(again, self.fn, setup=self.setup, inputs=self.inputs, label=self.label)
+        except SweepError:
+            return None
+        return {p.n: p.samples for p in extra.points["time"] if p.measured}

@@ -36,7 +36,7 @@ from .measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
-from .progress import Progress, ProgressCallback
+from .progress import Progress, ProgressCallback, Stage
 from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, ScalingResult
 from .units import format_value
 
@@ -90,33 +90,35 @@ def run_sweep(
                 )
             if over is not None:
                 stop = _Stop(Halt(n, SKIPPED, over))
-                report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
+                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe()))
                 break
             first_call: list[float] = []
             measure = functools.partial(_measure_size, config, device, dtype, n, subject, measured, first_call)
             stop = _attempt(n, measure, cap)
             if stop is not None:
                 calls.pop(n, None)
-                report(Progress(name, "stopped", n, index + 1, len(config.sizes), stop.halt.describe()))
+                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe()))
                 break
-            report(Progress(name, "measured", n, index + 1, len(config.sizes), _describe_size(n, first_call, values)))
+            report(
+                Progress(name, Stage.MEASURED, n, index + 1, len(config.sizes), _describe_size(n, first_call, values))
+            )
             over = budget.after(n, first_call[0])
             if over is not None and index + 1 < len(config.sizes):
                 stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
-                report(Progress(name, "stopped", stop.halt.n, index + 2, len(config.sizes), stop.halt.describe()))
+                report(Progress(name, Stage.STOPPED, stop.halt.n, index + 2, len(config.sizes), stop.halt.describe()))
                 break
 
         if "time" in config.metrics and calls:
             total = len(config.sizes)
             report(
                 Progress(
-                    name, "timing", max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
+                    name, Stage.TIMING, max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
                 )
             )
             samples, time_stop = _time_sizes(config, device, calls, cap)
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
-        report(Progress(name, "done", max(config.sizes), len(config.sizes), len(config.sizes)))
+        report(Progress(name, Stage.DONE, max(config.sizes), len(config.sizes), len(config.sizes)))
     calls.clear()
     halt = stop.halt if stop is not None else None
     if halt is not None and halt.status == OUT_OF_MEMORY:

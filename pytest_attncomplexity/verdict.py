@@ -12,10 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .fit import Fit
+from .textenum import TextEnum
 
-PASS = "pass"
-FAIL = "fail"
-INCONCLUSIVE = "inconclusive"
+
+class Outcome(TextEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+PASS = Outcome.PASS
+FAIL = Outcome.FAIL
+INCONCLUSIVE = Outcome.INCONCLUSIVE
 INCONCLUSIVE_POLICIES = ("fail", "skip", "xfail")
 DEFAULT_POLICY = "fail"
 DEFAULT_TOL = 0.2  # the band around a claimed exponent, for assert_exponent, check and the marker
@@ -27,7 +35,7 @@ class InconclusiveExponent(AssertionError):
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str
+    outcome: Outcome
     metric: str
     expected: float
     tol: float

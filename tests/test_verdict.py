@@ -57,13 +57,12 @@ def test_inconclusive_is_measured_again_before_it_is_given():
     result = _result(SCATTERED, spread=0.4)
     calls = []
 
-    def remeasure(metric: str) -> bool:
+    def retimer(measured: ScalingResult, metric: str) -> dict[int, tuple[float, ...]]:
         calls.append(metric)
         # Many clean samples on the quadratic: the medians move onto the line.
-        result.extend_samples(metric, {n: (v,) * 50 for n, v in zip(SIZES, QUADRATIC, strict=True)})
-        return True
+        return {n: (v,) * 50 for n, v in zip(SIZES, QUADRATIC, strict=True)}
 
-    result.remeasure = remeasure
+    result.retimer = retimer
     verdict = result.check("time", 2, 0.2)
     assert calls == ["time"]
     assert verdict.outcome == PASS
@@ -74,7 +73,7 @@ def test_inconclusive_is_measured_again_before_it_is_given():
 def test_counts_are_not_measured_again():
     points = tuple(Point(n, (v,)) for n, v in zip(SIZES, SCATTERED, strict=True))
     result = ScalingResult(label="attn", environment=ENV, points={"memory": points})
-    result.remeasure = lambda metric: pytest.fail("memory is a count: measuring again cannot change it")
+    result.retimer = lambda measured, metric: pytest.fail("memory is a count: measuring again cannot change it")
     assert result.check("memory", 2, 0.2).outcome == INCONCLUSIVE
 
 

@@ -14,6 +14,7 @@ from ..extrapolate import describe_prediction, memory_wall
 from ..results import ScalingResult
 from ..units import format_value
 from .rows import metric_rows, results_by_test
+from .tables import noisy_phrase
 from .text import describe_environment
 
 _STYLE = """
@@ -167,7 +168,7 @@ def _points_table(result: ScalingResult, metric: str) -> str:
     for point in result.points[metric]:
         if point.measured:
             iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
-            flag = f" (noisy: IQR {point.relative_iqr:.0%} of the median)" if point.noisy else ""
+            flag = f", {noisy_phrase(point)}" if point.noisy else ""
             rows.append(
                 f"<tr><td>{point.n}</td><td>{escape(format_value(metric, point.value))}</td><td>{escape(iqr)}</td>"
                 f"<td>{len(point.samples)}</td><td>ok{escape(flag)}</td></tr>"

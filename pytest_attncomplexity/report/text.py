@@ -8,6 +8,7 @@ from ..extrapolate import describe_prediction, memory_wall
 from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
 from .rows import metric_rows
+from .tables import remeasured_phrase
 
 
 def describe_environment(result: ScalingResult) -> str:
@@ -53,7 +54,7 @@ def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
         shown = ", ".join(f"N={p.n} ({p.relative_iqr:.0%})" for p in noisy)
         notes.append(f"{metric}: noisy points, IQR over {NOISY_IQR_RATIO:.0%} of the median: {shown}")
     if result.remeasured and metric in NOISY_METRICS:
-        notes.append(f"{metric}: measured again {result.remeasured} time(s) with a larger budget (inconclusive first)")
+        notes.append(f"{metric}: {remeasured_phrase(result.remeasured)} (inconclusive first)")
     return notes
 
 

@@ -1,0 +1,75 @@
+"""Text renderings of one result: the points table and the noise summary of a failure message, and the phrases
+that the failure message, the terminal report and the HTML page share (each written once, here)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..fit import FitError
+from ..units import format_value
+from ..verdict import Outcome, Verdict
+
+if TYPE_CHECKING:
+    from ..results import Point, ScalingResult
+
+OVERHEAD_PHRASE = "overhead-dominated: left out of the exponent"
+
+
+def noisy_phrase(point: Point) -> str:
+    """How a noisy point is flagged in the table of a failure message and in the HTML page."""
+    return f"noisy (IQR {point.relative_iqr:.0%} of the median)"
+
+
+def remeasured_phrase(times: int) -> str:
+    return f"measured again {times} time(s) with a larger budget"
+
+
+def explain(result: ScalingResult, verdict: Verdict) -> str:
+    """The text of a verdict: the claim, the exponent with its CI, the noise if that decided, the table."""
+    lines = [f"{result.label}: {verdict.describe()} on {result.environment.device}"]
+    if verdict.outcome == Outcome.INCONCLUSIVE:
+        lines.append(noise_summary(result, verdict.metric))
+    lines.append(points_table(result, verdict.metric))
+    return "\n".join(lines)
+
+
+def noise_summary(result: ScalingResult, metric: str) -> str:
+    points = [p for p in result.points_of(metric) if p.measured]
+    worst = max(points, key=lambda p: p.relative_iqr)
+    again = f", {remeasured_phrase(result.remeasured)}" if result.remeasured else ""
+    low, high = result.fit(metric).ci
+    return (
+        f"The measurement was too noisy to decide{again}: the IQR of the samples is "
+        f"{statistics.median(p.relative_iqr for p in points):.0%} of the median at a typical N and "
+        f"{worst.relative_iqr:.0%} at "
+        f"N={worst.n}, and the exponent's 95% interval is {high - low:.2f} wide. Give the sweep more time "
+        "(--attn-time-budget), start the sizes where one call takes longer, widen tol, or run on a quieter "
+        "machine; --attn-inconclusive=skip|xfail turns this verdict into a skip or an xfail."
+    )
+
+
+def points_table(result: ScalingResult, metric: str) -> str:
+    """N, value (with IQR where there are samples) and the local slope from the previous measured N."""
+    overhead: tuple[int, ...] = ()
+    try:
+        fit = result.fit(metric)
+        slopes: Sequence[float | None] = (None, *fit.local_slopes)
+        overhead = fit.overhead_sizes
+    except FitError:
+        slopes = [None] * len(result.sizes(metric))
+    slope_of = dict(zip(result.sizes(metric), slopes, strict=True))
+    rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
+    for point in result.points_of(metric):
+        if not point.measured:
+            rows.append(f"{point.n:>8}  {point.status.value:>12}  {'':>10}  {'':>11}  {point.reason}")
+            continue
+        iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
+        slope = slope_of.get(point.n)
+        shown_slope = "-" if slope is None else f"{slope:.3f}"
+        flag = f"  {noisy_phrase(point)}" if point.noisy else ""
+        if point.n in overhead:
+            flag += f"  {OVERHEAD_PHRASE}"
+        rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}{flag}")
+    return "\n".join(rows)
