@@ -57,29 +57,40 @@ def samples_per_round(sample_seconds: Mapping[int, float]) -> dict[int, int]:
     spending the round's time more evenly buys their precision at little cost (figures in docs/precision.md).
     """
     longest = max(sample_seconds.values())
-    return {
+    counts = {
         n: max(1, min(MAX_SAMPLES_PER_ROUND, round(math.sqrt(longest / max(seconds, 1e-12)))))
         for n, seconds in sample_seconds.items()
     }
+    # No N may follow itself, also across rounds: that needs every count to be at most the others' sum.
+    while len(counts) > 1:
+        n = max(counts, key=lambda size: counts[size])
+        if counts[n] <= sum(counts.values()) - counts[n]:
+            break
+        counts[n] -= 1
+    return counts
 
 
-def _round_order(per_round: Mapping[int, int], order: random.Random) -> list[int]:
-    """One round: every N as many times as it samples, in a random order where no N follows itself.
+def round_order(per_round: Mapping[int, int], order: random.Random, after: int | None = None) -> list[int]:
+    """One round: every N as many times as it samples, in a random order where no N follows itself, the first
+    included (``after`` is the N the previous round ended with).
 
     A call right after another of the same N finds its data warm in the caches, one after a different N does not;
     keeping every sample "after a different N" puts all sizes in the same state, so the cache does not bend the
-    curve (warm loops made naive attention at N=256..2048 read 2.45 instead of 2.2 on the CPU).
+    curve (warm loops made naive attention at N=256..2048 read 2.45 instead of 2.2 on the CPU). Taking the N with
+    the most samples left first never leaves only the previous N to take, as long as no N has more samples than the
+    others together (samples_per_round sees to that).
     """
     left = dict(per_round)
     visits: list[int] = []
+    previous = after
     while any(left.values()):
-        candidates = [n for n, count in left.items() if count and (not visits or n != visits[-1])]
-        if not candidates:  # only the last N has samples left: it has to repeat
+        candidates = [n for n, count in left.items() if count and n != previous]
+        if not candidates:  # only the previous N has samples left (a plan samples_per_round did not make)
             candidates = [n for n, count in left.items() if count]
         most = max(left[n] for n in candidates)
-        n = order.choice([c for c in candidates if left[c] == most])
-        visits.append(n)
-        left[n] -= 1
+        previous = order.choice([c for c in candidates if left[c] == most])
+        visits.append(previous)
+        left[previous] -= 1
     return visits
 
 
@@ -122,8 +133,12 @@ def _time_cpu(
         round_seconds = sum(per_round[n] * repeats[n] * estimate[n] for n in calls)
         rounds = rounds_for_budget(round_seconds, budget, min_rounds, max_rounds)
         samples: dict[int, list[float]] = {n: [] for n in calls}
+        # The estimate above ran the sizes in order: the first sample must not follow the last of them.
+        last: int | None = list(calls)[-1]
         for _ in range(rounds):
-            for n in _round_order(per_round, order):
+            visits = round_order(per_round, order, after=last)
+            last = visits[-1]
+            for n in visits:
                 k = repeats[n]
                 seconds = _loop_seconds(calls[n], k) / k - loop_cost[n]
                 samples[n].append(max(seconds, 1e-12))
@@ -162,9 +177,13 @@ def _time_cuda(
         per_round = samples_per_round(estimate)
         rounds = rounds_for_budget(sum(per_round[n] * estimate[n] for n in calls), budget, min_rounds, max_rounds)
         samples: dict[int, list[float]] = {n: [] for n in calls}
+        # The estimate above ran the sizes in order: the first sample must not follow the last of them.
+        last: int | None = list(calls)[-1]
         for _ in range(rounds):
             events = []
-            for n in _round_order(per_round, order):
+            visits = round_order(per_round, order, after=last)
+            last = visits[-1]
+            for n in visits:
                 start, end = _event(), _event()
                 flush.zero_()
                 start.record()
