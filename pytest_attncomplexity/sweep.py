@@ -411,7 +411,6 @@ def _build_call(config: SweepConfig, device: torch.device, dtype: torch.dtype, n
         if not callable(thunk):
             raise ValueError(f"setup({n}) must return a zero-argument callable, got {thunk!r}")
         run: Call = thunk
-        leaves: list[torch.Tensor] = []
     else:
         assert fn is not None
         if inputs is None:
@@ -428,9 +427,8 @@ def _build_call(config: SweepConfig, device: torch.device, dtype: torch.dtype, n
         else:
             made = inputs(n)
         args, kwargs = _as_arguments(made)
-        leaves = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t.requires_grad]
         run = _bind(fn, args, kwargs)
-    return _train_step(run, leaves, name) if train else _forward(run)
+    return _train_step(run, name) if train else _forward(run)
 
 
 def _as_arguments(made: object) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -457,19 +455,45 @@ def _forward(run: Call) -> Call:
     return call
 
 
-def _train_step(run: Call, leaves: list[torch.Tensor], name: str) -> Call:
-    """Forward, then backward of the sum of the outputs; input gradients are dropped at the end of the call."""
+def _train_step(run: Call, name: str) -> Call:
+    """Forward, then backward of the sum of the outputs.
+
+    Every call is the first step of a training run: the gradients of every leaf the backward pass reaches (the
+    inputs, a module's parameters) are dropped at the end of the call, so each call allocates them afresh (and
+    memory counts them) and none accumulate from one call to the next, with ``fn=`` and ``setup=`` alike.
+    """
+    leaves: list[torch.Tensor] | None = None  # the same tensors at every call: found once
 
     def call() -> object:
+        nonlocal leaves
         with torch.enable_grad():
             output = run()
             loss = _sum_of_outputs(output, name)
+            if leaves is None:
+                leaves = _leaves_of(loss)
             loss.backward()  # type: ignore[no-untyped-call]
         for leaf in leaves:
             leaf.grad = None
         return output
 
     return call
+
+
+def _leaves_of(loss: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors whose gradients a backward of ``loss`` accumulates (AccumulateGrad nodes of its graph)."""
+    leaves: list[torch.Tensor] = []
+    seen: set[object] = set()
+    stack = [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if isinstance(variable, torch.Tensor):
+            leaves.append(variable)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return leaves
 
 
 def _sum_of_outputs(output: object, name: str) -> torch.Tensor:

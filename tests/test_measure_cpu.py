@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -134,13 +136,120 @@ def test_custom_inputs_and_keywords():
     assert result.environment.dtype == "user inputs"
 
 
-def test_half_precision_inputs():
+def test_half_precision_inputs_are_what_the_call_gets_and_take_half_the_memory():
+    seen = []
+
+    def noting_the_dtype(q, k, v):
+        seen.append(q.dtype)
+        return naive_attention(q, k, v)
+
+    sizes = [256, 512, 1024]  # the N×N scores dominate the peak from here on
+    single = run_sweep(SweepConfig(device="cpu", sizes=sizes, metrics=["memory"]), naive_attention)
+    half = run_sweep(SweepConfig(device="cpu", sizes=sizes, metrics=["memory"], dtype=torch.bfloat16), noting_the_dtype)
+    assert set(seen) == {torch.bfloat16}
+    assert half.environment.dtype == "bfloat16"
+    assert half.exponent("memory") > 1.5
+    assert 0.4 <= half.values("memory")[-1] / single.values("memory")[-1] <= 0.6
+
+
+def test_time_is_in_seconds_on_an_absolute_scale():
+    # A call that spins for N microseconds: a unit slip or a division too many would be off by 1000 or by N, far
+    # outside a factor of 2.
+    def spinning_for_n_microseconds(n):
+        def call():
+            end = time.perf_counter() + n * 1e-6
+            while time.perf_counter() < end:
+                pass
+
+        return call
+
     result = run_sweep(
-        SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], dtype=torch.bfloat16),
-        naive_attention,
+        SweepConfig(device="cpu", sizes=[1000, 2000, 4000], metrics=["time"], time_budget=0.3, min_rounds=3),
+        setup=spinning_for_n_microseconds,
     )
-    assert result.environment.dtype == "bfloat16"
-    assert result.exponent("memory") > 1.5
+    for n, seconds in zip(result.sizes("time"), result.values("time"), strict=True):
+        assert 0.5 * n * 1e-6 <= seconds <= 2 * n * 1e-6, (n, seconds)
+    assert result.exponent("time") == pytest.approx(1.0, abs=0.2)
+
+
+def test_the_thread_counts_are_the_ones_the_call_runs_with():
+    seen = []
+
+    def noting_the_threads(q, k, v):
+        seen.append(torch.get_num_threads())
+        return sdpa_attention(q, k, v)
+
+    timed = SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["time"], threads=2, time_budget=0.1)
+    run_sweep(timed, noting_the_threads)
+    assert set(seen) == {2}
+    seen.clear()
+    run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], threads=2), noting_the_threads)
+    # At each N the first call runs with the timing threads, the profiled call with one: the profiler sees the
+    # allocations of the calling thread only.
+    assert seen == [2, 1] * 3
+
+
+def test_a_training_step_through_setup_starts_without_gradients_at_every_call():
+    layer = torch.nn.Linear(64, 64)
+
+    def setup(n):
+        x = torch.randn(n, 64)
+        return lambda: layer(x)
+
+    result = run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], mode="train"), setup=setup)
+    assert layer.weight.grad is None and layer.bias.grad is None  # nothing accumulates from one call to the next
+    # Each call allocates the parameters' gradients afresh, as the first step of a training run does.
+    assert min(result.values("memory")) >= (layer.weight.numel() + layer.bias.numel()) * 4
+
+
+@pytest.mark.parametrize("interrupted_call", [1, 2, 12], ids=["first call", "memory profile", "timing round"])
+def test_ctrl_c_inside_a_sweep_leaves_the_process_as_it_was(interrupted_call):
+    import gc
+    import os
+    import resource
+
+    threads, limit, stderr = torch.get_num_threads(), resource.getrlimit(resource.RLIMIT_AS), os.fstat(2)
+    calls = []
+
+    def interrupted(q, k, v):
+        calls.append(q.shape[-2])
+        if len(calls) == interrupted_call:
+            raise KeyboardInterrupt
+        return sdpa_attention(q, k, v)
+
+    config = SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory", "time"], threads=2, time_budget=0.1)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, interrupted)
+    assert gc.isenabled()
+    assert torch.get_num_threads() == threads
+    assert resource.getrlimit(resource.RLIMIT_AS) == limit
+    assert (os.fstat(2).st_dev, os.fstat(2).st_ino) == (stderr.st_dev, stderr.st_ino)
+
+
+def test_an_inconclusive_time_verdict_is_measured_again_for_real():
+    # Each N spins for N microseconds, except that the calls built first for the smallest N spin twice as long: the
+    # first sweep reads about 0.83 with a wide interval (inconclusive for 1 ± 0.1). The re-measure builds its calls
+    # anew, and their clean samples, more numerous than the first ones, carry the value.
+    built = []
+
+    def setup(n):
+        built.append(n)
+        factor = 2.0 if n == 500 and built.count(500) == 1 else 1.0
+
+        def call():
+            end = time.perf_counter() + factor * n * 1e-6
+            while time.perf_counter() < end:
+                pass
+
+        return call
+
+    result = ScalingRunner()(setup=setup, sizes=[500, 1000, 2000, 4000], metrics=["time"], time_budget=0.3)
+    first = len(result.points["time"][0].samples)
+    verdict = result.check("time", 1, tol=0.1)
+    assert built == [500, 1000, 2000, 4000] * 2  # the retimer ran a real sweep of every measured size
+    assert result.remeasured == 1 and len(result.points["time"][0].samples) > 2 * first
+    assert verdict.outcome == "pass"
+    assert [v.outcome for v in result.checks] == ["pass"]
 
 
 def test_fn_raising_at_some_n_names_that_n():
