@@ -6,6 +6,8 @@ import pytest
 
 from pytest_attncomplexity import linear_attention, naive_attention, sdpa_attention
 
+pytestmark = pytest.mark.slow  # sweeps at real sizes: `pytest -m "not slow"` leaves them out
+
 SIZES = [256, 512, 1024, 2048]
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # sweeps at real sizes: `pytest -m "not slow"` leaves them out
+
 SIZES = [256, 512, 1024, 2048]
 DIM = 256
 

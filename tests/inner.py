@@ -1,0 +1,68 @@
+"""Inner pytest sessions, for what only a whole session shows (hooks, exit codes, reports, a killed process).
+
+Each runs in a fresh interpreter that imports torch (about 2 s), so a test module runs its session once, in a
+module-scoped fixture, and asserts on it in many tests. Inner test files use the same fast settings as the unit
+tests (FAST): these tests check behaviour; precision at real sizes is measured by the scripts in benchmarks/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FAST_SIZES = [64, 128, 256]
+FAST = {"sizes": FAST_SIZES, "time_budget": 0.1}
+FAST_SOURCE = f"FAST = dict(sizes={FAST_SIZES}, time_budget=0.1)"  # the same, for an inner test file
+
+
+@dataclass(frozen=True)
+class InnerSession:
+    ret: int
+    stdout: str
+    stderr: str
+    path: Path
+
+    @property
+    def out(self) -> pytest.LineMatcher:
+        return pytest.LineMatcher(self.stdout.splitlines())
+
+    @property
+    def err(self) -> pytest.LineMatcher:
+        return pytest.LineMatcher(self.stderr.splitlines())
+
+    def outcomes(self, junit: str = "junit.xml") -> dict[str, str]:
+        """``file.py::test`` -> passed, failed, error or skipped, from the session's --junitxml file."""
+        outcomes: dict[str, str] = {}
+        for case in ET.parse(self.path / junit).iter("testcase"):
+            name = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+            kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}.get(kinds[0] if kinds else "")
+            outcomes[name] = outcome or "passed"
+        return outcomes
+
+
+def run_inner_session(
+    path: Path,
+    files: Mapping[str, str],
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    timeout: float = 600,
+) -> InnerSession:
+    """Write ``files`` into ``path`` and run ``python -m pytest ARGS`` there (after ``prefix``, e.g. a shell that
+    moves the process into a cgroup). Sweeps default to the CPU, whatever this machine has."""
+    for name, text in files.items():
+        (path / name).write_text(textwrap.dedent(text))
+    environment = {key: value for key, value in os.environ.items() if key != "GITHUB_STEP_SUMMARY"}
+    environment.update({"PYTEST_ADDOPTS": "--attn-device=cpu", **(env or {})})
+    command = [*prefix, sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    done = subprocess.run(command, cwd=path, env=environment, capture_output=True, text=True, timeout=timeout)
+    return InnerSession(done.returncode, done.stdout, done.stderr, path)
