@@ -153,8 +153,8 @@ def test_half_precision_inputs_are_what_the_call_gets_and_take_half_the_memory()
 
 
 def test_time_is_in_seconds_on_an_absolute_scale():
-    # A call that spins for N microseconds: a unit slip or a division too many would be off by 1000 or by N, far
-    # outside a factor of 2.
+    # A call that spins for N microseconds: a unit slip, or a division by the loop count too many or too few (calls
+    # under 1 ms are looped: 4 times at N=250), would be off by 4 or more, far outside a factor of 2.
     def spinning_for_n_microseconds(n):
         def call():
             end = time.perf_counter() + n * 1e-6
@@ -164,7 +164,7 @@ def test_time_is_in_seconds_on_an_absolute_scale():
         return call
 
     result = run_sweep(
-        SweepConfig(device="cpu", sizes=[1000, 2000, 4000], metrics=["time"], time_budget=0.3, min_rounds=3),
+        SweepConfig(device="cpu", sizes=[250, 500, 1000, 2000], metrics=["time"], time_budget=0.3, min_rounds=3),
         setup=spinning_for_n_microseconds,
     )
     for n, seconds in zip(result.sizes("time"), result.values("time"), strict=True):
