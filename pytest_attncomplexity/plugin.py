@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,7 +302,9 @@ def _attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
 
 
 # pytest --fixtures shows the fixture's docstring: the call it returns, with every argument (written once, there).
-_attn_scaling.__doc__ = "attn_scaling(fn, *, sizes=..., metrics=..., ...) -> ScalingResult\n\n" + (
-    ScalingRunner.__call__.__doc__ or ""
+_attn_scaling.__doc__ = (
+    "attn_scaling(fn, *, sizes, metrics, device, mode, dtype, ...) -> ScalingResult: measure fn at each N and fit "
+    "log-log exponents of time, memory and FLOPs (every argument: pytest --fixtures -v).\n\n"
+    + inspect.cleandoc(ScalingRunner.__call__.__doc__ or "")
 )
 attn_scaling = pytest.fixture(name="attn_scaling")(_attn_scaling)

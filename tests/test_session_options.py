@@ -257,3 +257,10 @@ def test_the_report_says_when_no_test_used_the_fixture(pytester: pytest.Pytester
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess("--attn-scaling")
     result.stdout.fnmatch_lines(["*= attention scaling =*", "no test used the attn_scaling fixture"])
+
+
+def test_pytest_fixtures_shows_every_argument_of_the_call(pytester: pytest.Pytester):
+    result = pytester.runpytest_inprocess("--fixtures", "-v")
+    result.stdout.fnmatch_lines(["attn_scaling -- *", "    attn_scaling(fn, *, sizes, metrics, * -> ScalingResult: *"])
+    for argument in ("fn:", "setup:", "sizes:", "metrics:", "device:", "mode:", "dtype:", "ram_guard:"):
+        result.stdout.fnmatch_lines([f"        {argument} *"])
