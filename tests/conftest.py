@@ -2,15 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from .inner import FAST, FAST_SIZES
+from .inner import FAST_SIZES
 
 
 @pytest.fixture
 def fast_sizes() -> list[int]:
+    """The small sizes behaviour tests sweep (tests/inner.py: the same for inner sessions)."""
     return list(FAST_SIZES)
-
-
-@pytest.fixture
-def fast() -> dict[str, object]:
-    """Small sizes and a short time budget: the settings every behaviour test sweeps with."""
-    return dict(FAST)

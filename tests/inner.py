@@ -22,6 +22,20 @@ FAST_SIZES = [64, 128, 256]
 FAST = {"sizes": FAST_SIZES, "time_budget": 0.1}
 FAST_SOURCE = f"FAST = dict(sizes={FAST_SIZES}, time_budget=0.1)"  # the same, for an inner test file
 
+# An inner test whose time claim stays too noisy to decide, with synthetic points (no sweep): what
+# --attn-inconclusive does to it is what a session shows.
+INCONCLUSIVE_TEST = """
+from pytest_attncomplexity import Environment, Point, ScalingResult
+
+def test_noisy_claim():
+    # Synthetic points whose exponent misses the band while its interval reaches into it.
+    sizes, factors = [256, 512, 1024, 2048, 4096], [3.0, 0.5, 2.0, 1.0, 1.0]
+    points = tuple(Point(n, (1e-9 * n**2 * f * 0.6, 1e-9 * n**2 * f, 1e-9 * n**2 * f * 1.4))
+                   for n, f in zip(sizes, factors))
+    env = Environment("cpu", "cpu", "2.13.0", 1, "float32", "forward")
+    ScalingResult("attn", env, {"time": points}).assert_exponent("time", 2, tol=0.2)
+"""
+
 
 @dataclass(frozen=True)
 class InnerSession:

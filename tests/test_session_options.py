@@ -15,19 +15,7 @@ import pytest
 
 from pytest_attncomplexity import plugin
 
-from .inner import InnerSession, run_inner_session
-
-INCONCLUSIVE = """
-from pytest_attncomplexity import Environment, Point, ScalingResult
-
-def test_noisy_claim():
-    # Synthetic points whose exponent misses the band while its interval reaches into it.
-    sizes, factors = [256, 512, 1024, 2048, 4096], [3.0, 0.5, 2.0, 1.0, 1.0]
-    points = tuple(Point(n, (1e-9 * n**2 * f * 0.6, 1e-9 * n**2 * f, 1e-9 * n**2 * f * 1.4))
-                   for n, f in zip(sizes, factors))
-    env = Environment("cpu", "cpu", "2.13.0", 1, "float32", "forward")
-    ScalingResult("attn", env, {"time": points}).assert_exponent("time", 2, tol=0.2)
-"""
+from .inner import INCONCLUSIVE_TEST, InnerSession, run_inner_session
 
 PROGRESS = """
 from pytest_attncomplexity import sdpa_attention
@@ -42,7 +30,7 @@ def verbose(tmp_path_factory: pytest.TempPathFactory) -> InnerSession:
     """-v and no report asked for; inconclusive verdicts skip; the step summary cannot be written (a directory)."""
     path = tmp_path_factory.mktemp("verbose")
     (path / "a_directory").mkdir()
-    files = {"test_progress.py": PROGRESS, "test_inconclusive.py": INCONCLUSIVE}
+    files = {"test_progress.py": PROGRESS, "test_inconclusive.py": INCONCLUSIVE_TEST}
     return run_inner_session(
         path, files, "-v", "-rs", "--attn-inconclusive=skip", env={"GITHUB_STEP_SUMMARY": str(path / "a_directory")}
     )
@@ -122,7 +110,7 @@ def from_ini(tmp_path_factory: pytest.TempPathFactory) -> InnerSession:
         "pytest.ini": INI,
         "test_budget.py": BUDGET,
         "test_defaults.py": DEFAULTS,
-        "test_inconclusive.py": INCONCLUSIVE,
+        "test_inconclusive.py": INCONCLUSIVE_TEST,
         "test_zz_interrupted.py": INTERRUPTED,
     }
     return run_inner_session(path, files, "-s", "-rx", "--attn-max-memory=3MiB")
