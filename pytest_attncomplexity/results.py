@@ -63,6 +63,11 @@ class Point:
     status: PointStatus = MEASURED
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        # Built by hand ("oom", a list of samples) as well as by a sweep: the same record either way.
+        object.__setattr__(self, "status", PointStatus(self.status))
+        object.__setattr__(self, "samples", tuple(float(s) for s in self.samples))
+
     @property
     def measured(self) -> bool:
         return self.status == MEASURED
@@ -126,6 +131,9 @@ class Halt:
     status: PointStatus
     reason: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", PointStatus(self.status))
+
     def describe(self) -> str:
         if self.status == SKIPPED:
             return f"skipped from N={self.n}: {self.reason}"
@@ -183,7 +191,7 @@ class ScalingResult:
                 f"({self.halt.describe()}); a fit needs {MIN_FIT_POINTS}{advice}"
             )
         try:
-            return _fit_points(metric, points)
+            return _fit_points(metric, tuple((p.n, p.value) for p in points))
         except FitError as error:
             if points and all(p.value == 0 for p in points):
                 raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
@@ -303,11 +311,11 @@ class ScalingResult:
 
 
 @functools.lru_cache(maxsize=1024)
-def _fit_points(metric: str, points: tuple[Point, ...]) -> Fit:
-    """The fit of these points (frozen, so the same points are fitted once; new samples are new points)."""
+def _fit_points(metric: str, points: tuple[tuple[int, float], ...]) -> Fit:
+    """The fit of these (N, value) pairs, computed once for the same pairs: new samples give new values."""
     return fit_power_law(
-        [p.n for p in points],
-        [p.value for p in points],
+        [n for n, _ in points],
+        [value for _, value in points],
         metric,
         trim_overhead=metric == "time",
         max_overhead=MAX_CALL_OVERHEAD_S,

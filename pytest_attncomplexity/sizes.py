@@ -33,7 +33,7 @@ def parse_sizes(text: str) -> list[int]:
     """Parse ``"256,512,1024"`` (a list) or ``"256:4096"`` / ``"256:4096:4"`` (start:stop[:factor])."""
     spec = text.strip()
     if not spec:
-        raise ValueError("attn sizes: empty; give e.g. '256,512,1024,2048' or '256:2048'")
+        raise ValueError("sizes: empty; give e.g. '256,512,1024,2048' or '256:2048'")
     try:
         if ":" in spec:
             parts = [p.strip() for p in spec.split(":")]
@@ -45,7 +45,7 @@ def parse_sizes(text: str) -> list[int]:
     except ValueError as error:
         detail = f" ({error})" if str(error) else ""
         raise ValueError(
-            f"attn sizes: cannot parse {text!r}{detail}; give integers like '256,512,1024,2048' "
+            f"sizes: cannot parse {text!r}{detail}; give integers like '256,512,1024,2048' "
             "or a geometric range 'start:stop[:factor]' like '256:2048'"
         ) from None
 
@@ -53,7 +53,8 @@ def parse_sizes(text: str) -> list[int]:
 def validate_sizes(sizes: object) -> tuple[int, ...]:
     """Sizes as a tuple of at least 3 strictly increasing positive integers, or a ValueError naming the fault.
 
-    Any iterable of integers will do: a list, a range, a numpy array (``np.geomspace(256, 4096, 5).astype(int)``).
+    Any iterable of integers will do: a list, a range, a numpy array. Round a geometric numpy series before
+    ``astype(int)``: ``np.geomspace(256, 4096, 5)`` holds 1023.99... and 2047.99..., which ``astype`` truncates.
     """
     if isinstance(sizes, str | bytes | Mapping) or not isinstance(sizes, Iterable):
         raise ValueError(f"sizes must be a list of integers, got {sizes!r}")

@@ -319,9 +319,14 @@ def _may_come_from_a_cap(error: BaseException) -> bool:
     return isinstance(error, OSError) or any(symptom in str(error).lower() for symptom in _CAP_SYMPTOMS)
 
 
-# torch.OutOfMemoryError is new (2.5); torch.cuda.OutOfMemoryError, which it names, is there on every torch this
-# plugin supports. Looked up once: on an older torch the lookup inside the except would itself raise.
-_DEVICE_OUT_OF_MEMORY: type[BaseException] = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+def device_out_of_memory_type(torch_module: Any = torch) -> type[BaseException]:
+    """torch.OutOfMemoryError is new (2.5); torch.cuda.OutOfMemoryError, which it names, is there on every torch
+    this plugin supports. Looked up once, here: on an older torch a lookup inside the except would itself raise."""
+    found = getattr(torch_module, "OutOfMemoryError", None)
+    return found if isinstance(found, type) else torch_module.cuda.OutOfMemoryError
+
+
+_DEVICE_OUT_OF_MEMORY = device_out_of_memory_type()
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -96,12 +96,10 @@ def test_cpu_thread_count_is_restored_after_the_sweep(fast_sizes):
     assert torch.get_num_threads() == before
 
 
-def test_memory_that_is_zero_everywhere_says_what_to_check():
+def test_memory_that_is_zero_everywhere_says_what_to_check(fast_sizes):
     from pytest_attncomplexity import FitError
 
-    result = run_sweep(
-        SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"]), setup=lambda n: lambda: None
-    )
+    result = run_sweep(SweepConfig(device="cpu", sizes=fast_sizes, metrics=["memory"]), setup=lambda n: lambda: None)
     assert result.values("memory") == (0.0, 0.0, 0.0)
     with pytest.raises(FitError, match="allocated nothing on the measured device: with setup=, put the module"):
         result.fit("memory")
@@ -172,38 +170,39 @@ def test_time_is_in_seconds_on_an_absolute_scale():
     assert result.exponent("time") == pytest.approx(1.0, abs=0.2)
 
 
-def test_the_thread_counts_are_the_ones_the_call_runs_with():
+def test_the_thread_counts_are_the_ones_the_call_runs_with(fast_sizes):
     seen = []
 
     def noting_the_threads(q, k, v):
         seen.append(torch.get_num_threads())
         return sdpa_attention(q, k, v)
 
-    timed = SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["time"], threads=2, time_budget=0.1)
+    other = torch.get_num_threads() + 1  # not what torch runs with anyway
+    timed = SweepConfig(device="cpu", sizes=fast_sizes, metrics=["time"], threads=other, time_budget=0.1)
     run_sweep(timed, noting_the_threads)
-    assert set(seen) == {2}
+    assert set(seen) == {other}
     seen.clear()
-    run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], threads=2), noting_the_threads)
+    run_sweep(SweepConfig(device="cpu", sizes=fast_sizes, metrics=["memory"], threads=other), noting_the_threads)
     # At each N the first call runs with the timing threads, the profiled call with one: the profiler sees the
     # allocations of the calling thread only.
-    assert seen == [2, 1] * 3
+    assert seen == [other, 1] * len(fast_sizes)
 
 
-def test_a_training_step_through_setup_starts_without_gradients_at_every_call():
+def test_a_training_step_through_setup_starts_without_gradients_at_every_call(fast_sizes):
     layer = torch.nn.Linear(64, 64)
 
     def setup(n):
         x = torch.randn(n, 64)
         return lambda: layer(x)
 
-    result = run_sweep(SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], mode="train"), setup=setup)
+    result = run_sweep(SweepConfig(device="cpu", sizes=fast_sizes, metrics=["memory"], mode="train"), setup=setup)
     assert layer.weight.grad is None and layer.bias.grad is None  # nothing accumulates from one call to the next
     # Each call allocates the parameters' gradients afresh, as the first step of a training run does.
     assert min(result.values("memory")) >= (layer.weight.numel() + layer.bias.numel()) * 4
 
 
 @pytest.mark.parametrize("interrupted_call", [1, 2, 12], ids=["first call", "memory profile", "timing round"])
-def test_ctrl_c_inside_a_sweep_leaves_the_process_as_it_was(interrupted_call):
+def test_ctrl_c_inside_a_sweep_leaves_the_process_as_it_was(interrupted_call, fast_sizes):
     import gc
     import os
     import resource
@@ -217,7 +216,8 @@ def test_ctrl_c_inside_a_sweep_leaves_the_process_as_it_was(interrupted_call):
             raise KeyboardInterrupt
         return sdpa_attention(q, k, v)
 
-    config = SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory", "time"], threads=2, time_budget=0.1)
+    other = threads + 1  # a count the sweep must set and then restore
+    config = SweepConfig(device="cpu", sizes=fast_sizes, metrics=["memory", "time"], threads=other, time_budget=0.1)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(config, interrupted)
     assert gc.isenabled()
@@ -328,13 +328,13 @@ def test_failing_sweep_still_reaches_the_session_record():
     assert len(kept) == 1 and kept[0].nodeid == "t.py::test" and kept[0].halt.n == 128
 
 
-def test_train_mode_without_gradients_says_what_to_do():
+def test_train_mode_without_gradients_says_what_to_do(fast_sizes):
     def no_grad_inputs(n):
         return make_qkv(n)
 
     with pytest.raises(SweepError, match="mode='train' needs an output"):
         run_sweep(
-            SweepConfig(device="cpu", sizes=[64, 128, 256], metrics=["memory"], mode="train"),
+            SweepConfig(device="cpu", sizes=fast_sizes, metrics=["memory"], mode="train"),
             sdpa_attention,
             inputs=no_grad_inputs,
         )
@@ -357,11 +357,11 @@ def test_bad_call_arguments_are_named(kwargs, message):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where there is no GPU")
-def test_cuda_without_a_gpu_is_reported_as_unavailable():
+def test_cuda_without_a_gpu_is_reported_as_unavailable(fast_sizes):
     from pytest_attncomplexity import DeviceUnavailable
 
     with pytest.raises(DeviceUnavailable, match="CUDA is not available"):
-        ScalingRunner()(sdpa_attention, sizes=[64, 128, 256], metrics=["flops"], device="cuda")
+        ScalingRunner()(sdpa_attention, sizes=fast_sizes, metrics=["flops"], device="cuda")
 
 
 def test_time_budget_stops_growing_n_and_reports_the_rest_as_skipped():

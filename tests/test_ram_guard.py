@@ -239,7 +239,7 @@ def test_what_the_prediction_cannot_see_fails_cleanly_under_the_cap(machine_with
 
 
 @linux_only
-def test_with_the_guard_off_nothing_is_skipped_or_capped(machine_with):
+def test_with_the_guard_off_nothing_is_skipped_or_capped(machine_with, fast_sizes):
     import resource
 
     machine_with(1 * MiB)
@@ -249,8 +249,8 @@ def test_with_the_guard_off_nothing_is_skipped_or_capped(machine_with):
         limits.append(resource.getrlimit(resource.RLIMIT_AS))
         return naive_attention(q, k, v)
 
-    r = ScalingRunner()(naive_noting_the_limit, sizes=[64, 128, 256], metrics=["memory"], device="cpu", ram_guard="off")
-    assert r.halt is None and r.sizes("memory") == (64, 128, 256)
+    r = ScalingRunner()(naive_noting_the_limit, sizes=fast_sizes, metrics=["memory"], device="cpu", ram_guard="off")
+    assert r.halt is None and r.sizes("memory") == tuple(fast_sizes)
     assert set(limits) == {resource.getrlimit(resource.RLIMIT_AS)}
 
 

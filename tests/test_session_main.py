@@ -81,12 +81,10 @@ def test_on_a_missing_gpu(attn_scaling):
     attn_scaling(sdpa_attention, device=f"cuda:{{torch.cuda.device_count()}}", **FAST)
 """
 
-BAD_INPUTS = f"""
+BAD_INPUTS = """
 import math
 import pytest
 from pytest_attncomplexity import sdpa_attention
-
-{FAST_SOURCE}
 
 @pytest.mark.parametrize("sizes", [[256, 128, 512], [64, 128], [64, 128.5, 256]])
 def test_bad_sizes(attn_scaling, sizes):
@@ -203,6 +201,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> InnerSession:
         "--attn-scaling-html=out/report.html",
         "--junitxml=junit.xml",
         "--attn-predict-n=65536",
+        "--attn-inconclusive=fail",  # the default, said explicitly
         env={"GITHUB_STEP_SUMMARY": str(out / "summary.md")},
     )
 
@@ -317,7 +316,8 @@ METRIC_KEYS = {
 }  # fmt: skip
 
 
-def test_the_json_holds_every_result_in_the_documented_schema(document):
+def test_the_json_holds_every_result_in_the_documented_schema(session, document):
+    session.out.fnmatch_lines(["attention scaling results written to out/results.json"])
     assert set(document) == {"version", "run", "results", "machine_info"}
     assert document["version"] == 1 and document["machine_info"]["machine"]
     assert set(document["run"]) == {"complete", "exitstatus", "started", "written", "tests_finished"}
@@ -345,13 +345,18 @@ def test_a_sweep_that_would_outgrow_ram_is_skipped_and_the_session_goes_on(sessi
             "measured) does not fit the RAM guard: 80% of the 2 GiB available now (a 2 GiB test machine) is 1.6 GiB;*",
         ]
     )
+    session.out.fnmatch_lines(["test_guard.py::test_first [[]sdpa_attention[]]"])
     big = _results_of(document, "test_big")[0]
-    assert [(e["n"], e["status"]) for e in big["metrics"]["memory"]["excluded"]] == [(4096, "skipped")]
+    skipped = big["metrics"]["memory"]["excluded"]
+    assert [(e["n"], e["status"]) for e in skipped] == [(4096, "skipped")]
+    assert "does not fit the RAM guard" in skipped[0]["reason"]
     assert [r["outcome"] for r in [*_results_of(document, "test_first"), big]] == ["passed", "passed"]
 
 
 def test_a_skip_names_the_reason_at_the_test_line(session):
-    session.out.fnmatch_lines(["SKIPPED [[]1[]] test_plain.py:*: device='cuda:*' was asked for, but *"])
+    count = torch.cuda.device_count()
+    reason = f"there are only {count} CUDA device(s)" if torch.cuda.is_available() else "CUDA is not available here"
+    session.out.fnmatch_lines([f"SKIPPED [[]1[]] test_plain.py:*: device='cuda:{count}' was asked for, but {reason}"])
 
 
 def test_an_inconclusive_verdict_fails_by_default_saying_it_was_noise(session):

@@ -49,7 +49,9 @@ def test_verbose_shows_progress_per_n(verbose):
 
 
 def test_no_report_without_the_flag(verbose):
-    verbose.out.no_fnmatch_line("*= attention scaling =*")
+    # The one line about attention scaling is the step summary's problem (test below): no report, no file written.
+    mentions = [line for line in verbose.stdout.splitlines() if "attention scaling" in line]
+    assert len(mentions) == 1 and mentions[0].startswith("attention scaling: could not write ")
 
 
 def test_inconclusive_can_skip_at_the_test_line(verbose):

@@ -38,7 +38,7 @@ def test_parse_sizes_accepts_lists_and_ranges():
 
 @pytest.mark.parametrize("text", ["", "256,abc", "1:2:3:4", "a:b"])
 def test_parse_sizes_names_the_bad_text(text):
-    with pytest.raises(ValueError, match="attn sizes"):
+    with pytest.raises(ValueError, match=r"sizes: (empty|cannot parse)"):
         parse_sizes(text)
 
 
@@ -105,6 +105,7 @@ def test_command_line_wins_over_ini():
     assert options.threads == 2
     assert options.device == "auto"
     assert options.time_budget == 3.0
+    assert options.inconclusive == "fail" and options.ram_guard == 0.8
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.verdict import FAIL, INCONCLUSIVE, PASS, InconclusiveExponent
+from pytest_attncomplexity.verdict import FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, judge
 
 SIZES = [256, 512, 1024, 2048, 4096]
 ENV = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward")
@@ -80,3 +83,24 @@ def test_counts_are_not_measured_again():
 def test_negative_tol_is_an_error():
     with pytest.raises(ValueError, match="tol must be >= 0, got -1"):
         _result(QUADRATIC).check("time", 2, -1)
+
+
+def test_an_exponent_on_the_edge_of_the_band_passes():
+    # The fit's own exponent is 2 up to rounding; the edge is tested on an exact 2, in a band exact in binary.
+    fit = dataclasses.replace(_result(QUADRATIC).fit("time"), exponent=2.0)
+    assert judge(fit, 1.75, 0.25).outcome == PASS
+    assert judge(fit, 2.25, 0.25).outcome == PASS
+    assert judge(fit, 2.5, 0.25).outcome != PASS
+
+
+def test_the_device_out_of_memory_error_of_an_older_torch_is_found():
+    from types import SimpleNamespace
+
+    from pytest_attncomplexity.sweep import device_out_of_memory_type, is_out_of_memory
+
+    class CudaOutOfMemory(RuntimeError):
+        pass
+
+    older_torch = SimpleNamespace(cuda=SimpleNamespace(OutOfMemoryError=CudaOutOfMemory))  # no torch.OutOfMemoryError
+    assert device_out_of_memory_type(older_torch) is CudaOutOfMemory
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))

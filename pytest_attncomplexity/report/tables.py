@@ -63,7 +63,7 @@ def points_table(result: ScalingResult, metric: str) -> str:
     rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
     for point in result.points_of(metric):
         if not point.measured:
-            rows.append(f"{point.n:>8}  {point.status.value:>12}  {'':>10}  {'':>11}  {point.reason}")
+            rows.append(f"{point.n:>8}  {point.status:>12}  {'':>10}  {'':>11}  {point.reason}")
             continue
         iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
         slope = slope_of.get(point.n)
