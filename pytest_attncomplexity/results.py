@@ -306,6 +306,46 @@ class ScalingResult:
             else {"n": self.halt.n, "status": self.halt.status, "reason": self.halt.reason},
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScalingResult:
+        """The result ``to_json`` wrote: points with their raw samples, the halt and the verdicts (their fits are
+        computed again from the points, which gives the same numbers). KeyError or ValueError when ``data`` is not
+        such a record."""
+        environment = Environment(
+            device=str(data["device"]),
+            device_name=str(data["device_name"]),
+            torch_version=str(data["torch"]),
+            threads=int(data["threads"]),
+            dtype=str(data["dtype"]),
+            mode=str(data["mode"]),
+            shape={str(k): int(v) for k, v in dict(data.get("shape") or {}).items()},
+            memory_capacity=int(data.get("memory_capacity") or 0),
+        )
+        points: dict[str, tuple[Point, ...]] = {}
+        for metric, entry in dict(data["metrics"]).items():
+            measured = [
+                Point(int(n), tuple(samples)) for n, samples in zip(entry["sizes"], entry["samples"], strict=True)
+            ]
+            excluded = [Point(int(e["n"]), (), e["status"], str(e.get("reason", ""))) for e in entry["excluded"]]
+            points[str(metric)] = tuple(sorted(measured + excluded, key=lambda p: p.n))
+        halt = data.get("halt")
+        result = cls(
+            label=str(data["label"]),
+            environment=environment,
+            points=points,
+            nodeid=str(data.get("nodeid", "")),
+            halt=None if halt is None else Halt(int(halt["n"]), halt["status"], str(halt["reason"])),
+            remeasured=int(data.get("remeasured", 0)),
+        )
+        for check in data.get("checks", ()):
+            try:
+                fit = result.fit(str(check["metric"]))
+            except FitError:  # a verdict is only ever given on a fit; a record without one is kept without it
+                continue
+            outcome = Outcome(check["outcome"])
+            result.checks.append(Verdict(outcome, fit.metric, float(check["expected"]), float(check["tol"]), fit))
+        return result
+
     def _measured(self, metric: str) -> tuple[Point, ...]:
         return tuple(p for p in self.points_of(metric) if p.measured)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.results import PointStatus
+from pytest_attncomplexity.results import Halt, PointStatus
 
 SIZES = [256, 512, 1024, 2048]
 
@@ -110,3 +110,25 @@ def test_points_built_by_hand_are_the_same_records_as_a_sweep_makes():
         result.assert_exponent("memory", 1, tol=0.2)
     with pytest.raises(ValueError, match="'oops' is not a valid PointStatus"):
         Point(64, (), "oops")
+
+
+def test_a_result_read_back_from_its_json_is_the_same_record():
+    """The form baselines are stored in and xdist workers send: points, raw samples, halt and verdicts survive."""
+    result = _result(memory=[n**2 * 4.0 for n in SIZES], time=[n * 1e-6 for n in SIZES])
+    result.points["memory"] = (*result.points["memory"], Point(4096, (), "oom", "out of memory"))
+    result.halt = Halt(4096, "oom", "out of memory")
+    result.check("memory", 2, 0.1)
+    result.check("time", 2, 0.1)  # a failed verdict is kept as well
+    again = ScalingResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.to_json() == result.to_json()
+    assert again.points["time"][0].samples == result.points["time"][0].samples
+    assert again.points["memory"][-1].status is PointStatus.OUT_OF_MEMORY
+    assert [v.outcome for v in again.checks] == ["pass", "fail"]
+    assert again.fit("time").exponent == result.fit("time").exponent
+
+
+def test_a_record_that_is_not_a_result_is_refused():
+    document = _result(memory=[1.0, 2.0, 4.0, 8.0]).to_json()
+    del document["metrics"]
+    with pytest.raises(KeyError, match="metrics"):
+        ScalingResult.from_json(document)
