@@ -110,6 +110,9 @@ class SweepConfig:
     max_time: float | None = None
     max_memory: int | None = None
     ram_guard: float | None = DEFAULT_RAM_GUARD  # share of the host's available memory a sweep may take; None: off
+    # A lock file the timing takes turns on with other processes (pytest-xdist workers); None: no turns. A GPU's
+    # timing takes turns on a file of its own beside it (measure/timing_lock.py).
+    timing_lock: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -153,6 +156,7 @@ class PluginOptions:
     html_path: str | None = None
     predict_n: int | None = None
     ram_guard: float | None = DEFAULT_RAM_GUARD
+    timing_lock: str | None = None  # not an option: a pytest-xdist worker's, from the controller (xdist_support.py)
 
     @property
     def writes_output(self) -> bool:

@@ -25,6 +25,7 @@ from .runner import ScalingRunner
 from .verdict import InconclusiveExponent
 
 STATE_KEY = pytest.StashKey["AttnScalingSession"]()
+NO_REPORT_FILES = PluginOptions()  # a worker's: no report asked for
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,9 +53,16 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_output_paths(options)
     except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
-    session = AttnScalingSession(options, verbosity=int(config.getoption("verbose") or 0))
+    session = AttnScalingSession(
+        options, verbosity=int(config.getoption("verbose") or 0), worker=hasattr(config, "workerinput")
+    )
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
+    # Hooks for the plugins this one works with, registered only when they are there (as pytest-randomly does).
+    if config.pluginmanager.hasplugin("xdist"):
+        from .xdist_support import XdistSupport
+
+        config.pluginmanager.register(XdistSupport(session, config), "attncomplexity-xdist")
 
 
 def _check_output_paths(options: PluginOptions) -> None:
@@ -88,13 +96,17 @@ class AttnScalingSession:
 
     options: PluginOptions
     verbosity: int = 0
+    worker: bool = False  # a pytest-xdist worker: its results go to the controller, which writes every report
     results: list[ScalingResult] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # why a test failed, errored or was skipped
     files: ReportFiles = field(init=False)
 
     def __post_init__(self) -> None:
-        self.files = ReportFiles(self.options, machine_info=_machine_info)
+        if self.worker:  # the controller writes every report file, from the results the workers send it
+            self.files = ReportFiles(NO_REPORT_FILES, step_summary=False)
+        else:
+            self.files = ReportFiles(self.options, machine_info=_machine_info)
 
     @property
     def state(self) -> SessionState:

@@ -112,6 +112,7 @@ class ScalingRunner:
             max_time=self.options.max_time if max_time is None else max_time,
             max_memory=self.options.max_memory if max_memory is None else parse_bytes(max_memory),
             ram_guard=self.options.ram_guard if ram_guard is None else parse_ram_guard(ram_guard),
+            timing_lock=self.options.timing_lock,
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)

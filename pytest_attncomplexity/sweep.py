@@ -36,6 +36,7 @@ from .measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 from .measure.flops import count_flops
 from .measure.memory import peak_memory
 from .measure.timing import time_calls
+from .measure.timing_lock import lock_file, taking_turns
 from .progress import Progress, ProgressCallback, Stage
 from .results import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, ScalingResult
 from .units import format_value
@@ -256,8 +257,10 @@ def _time_sizes(
                 )
             )
 
-    # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N.
-    stop = _attempt(max(calls), measure, cap)
+    # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N. Only the
+    # timing takes turns with other processes (pytest-xdist workers): memory and FLOPs are counts.
+    with taking_turns(lock_file(config.timing_lock, device)):
+        stop = _attempt(max(calls), measure, cap)
     return ({} if stop else measured), stop
 
 

@@ -40,6 +40,7 @@ class SessionState:
 class ReportFiles:
     options: PluginOptions
     machine_info: Callable[[], dict[str, Any]] | None = None  # the machine as pytest-benchmark describes it
+    step_summary: bool = True  # append to $GITHUB_STEP_SUMMARY at the end (a pytest-xdist worker does not)
     started: str = field(default_factory=lambda: _now())
     written: list[str] = field(default_factory=list)  # "results written to ...", for the terminal
     problems: list[str] = field(default_factory=list)  # reports that could not be written in the end: the run fails
@@ -75,7 +76,10 @@ class ReportFiles:
             (self.options.json_path, lambda path: self._final_json(state, path, exitstatus)),
             (self.options.plot_dir, lambda directory: self._draw_missing(state, directory)),
             (self.options.html_path, lambda path: self._final_html(state, path)),
-            (os.environ.get("GITHUB_STEP_SUMMARY"), lambda path: self._append_step_summary(state, path)),
+            (
+                os.environ.get("GITHUB_STEP_SUMMARY") if self.step_summary else None,
+                lambda path: self._append_step_summary(state, path),
+            ),
         )
         for target, write in writers:
             if not target:
