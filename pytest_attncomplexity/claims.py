@@ -17,10 +17,12 @@ from .units import METRICS
 from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
 
 MARKER = "attn_scaling"
-MARKER_KEYWORDS = (*METRICS, "tol")
+MARKER_KEYWORDS = (*METRICS, "tol", "param")
 MARKER_HELP = (
     f"{MARKER}(time=None, memory=None, flops=None, tol={DEFAULT_TOL}): after the test body, check every result the "
-    "test measured through the attn_scaling fixture: each given exponent must lie within ±tol (pytest-attncomplexity)"
+    "test measured through the attn_scaling fixture: each given exponent must lie within ±tol; with param='n' on a "
+    "pytest-benchmark test parametrized over the size n, the time exponent is fitted across the group of sizes from "
+    "pytest-benchmark's timings instead (pytest-attncomplexity)"
 )
 
 
@@ -30,10 +32,12 @@ class Claims:
 
     expected: Mapping[str, float]
     tol: float = DEFAULT_TOL
+    param: str | None = None  # a pytest-benchmark group's size parameter: the claims are checked on the group's fit
 
     def describe(self) -> str:
         shown = ", ".join(f"{metric}={value:g}" for metric, value in self.expected.items())
-        return f"@pytest.mark.{MARKER}({shown}, tol={self.tol:g})"
+        grouped = f"param={self.param!r}, " if self.param is not None else ""
+        return f"@pytest.mark.{MARKER}({grouped}{shown}, tol={self.tol:g})"
 
 
 def parse_claims(args: Sequence[object], kwargs: Mapping[str, object]) -> Claims:
@@ -55,7 +59,18 @@ def parse_claims(args: Sequence[object], kwargs: Mapping[str, object]) -> Claims
         raise ValueError(f"{prefix}: tol must be >= 0, got {kwargs['tol']!r}")
     if not expected:
         raise ValueError(f"{prefix} declares no exponent; give at least one of {', '.join(METRICS)}")
-    return Claims(expected, tol)
+    param = kwargs.get("param")
+    if param is not None:
+        if not isinstance(param, str) or not param:
+            raise ValueError(f"{prefix}: param must name the test's size parameter (a non-empty string), got {param!r}")
+        # pytest-benchmark measures time only: a memory or FLOP claim on its group could never be checked.
+        untimed = [metric for metric in expected if metric != "time"]
+        if untimed:
+            raise ValueError(
+                f"{prefix}(param={param!r}) fits pytest-benchmark's timings, which measure time only; "
+                f"{untimed[0]}= cannot be checked that way: measure {untimed[0]} with the attn_scaling fixture"
+            )
+    return Claims(expected, tol, param)
 
 
 def _number(name: str, value: object) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import OPTIONS, PluginOptions
 from .errors import DeviceUnavailable
 from .fit import FitError
+from .machine import machine_info
 from .progress_printer import ProgressPrinter
 from .pytest_compat import skip_at_test_line
 from .report.files import ReportFiles, SessionState
@@ -54,7 +56,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
     session = AttnScalingSession(
-        options, verbosity=int(config.getoption("verbose") or 0), worker=hasattr(config, "workerinput")
+        options,
+        verbosity=int(config.getoption("verbose") or 0),
+        worker=hasattr(config, "workerinput"),
+        machine_info=functools.partial(machine_info, config),
     )
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
@@ -63,6 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from .xdist_support import XdistSupport
 
         config.pluginmanager.register(XdistSupport(session, config), "attncomplexity-xdist")
+    if config.pluginmanager.hasplugin("benchmark"):
+        from .benchmark_groups import BenchmarkGroups
+
+        config.pluginmanager.register(BenchmarkGroups(session, config), "attncomplexity-benchmark")
 
 
 def _check_output_paths(options: PluginOptions) -> None:
@@ -102,11 +111,13 @@ class AttnScalingSession:
     messages: dict[str, str] = field(default_factory=dict)  # why a test failed, errored or was skipped
     files: ReportFiles = field(init=False)
 
+    machine_info: Callable[[], dict[str, Any]] | None = None  # the machine, as pytest-benchmark describes it
+
     def __post_init__(self) -> None:
         if self.worker:  # the controller writes every report file, from the results the workers send it
             self.files = ReportFiles(NO_REPORT_FILES, step_summary=False)
         else:
-            self.files = ReportFiles(self.options, machine_info=_machine_info)
+            self.files = ReportFiles(self.options, machine_info=self.machine_info)
 
     @property
     def state(self) -> SessionState:
@@ -156,13 +167,6 @@ class AttnScalingSession:
             terminalreporter.write_line(f"attention scaling: {notice}", yellow=True)
         for problem in self.files.problems:
             terminalreporter.write_line(f"attention scaling: {problem}", red=True)
-
-
-def _machine_info() -> dict[str, Any]:
-    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
-
-    # The machine as pytest-benchmark describes it, so saved results compare with its own.
-    return dict(pytest_benchmark_generate_machine_info())  # type: ignore[no-untyped-call]
 
 
 def _short_reason(report: pytest.TestReport) -> str:
@@ -243,7 +247,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         outcome = yield
         claims = item.stash.get(CLAIMS_KEY, None)
-        if claims is not None:
+        if claims is not None and claims.param is None:  # with param=, the group's fit is checked (benchmark_groups)
             missed = None
             try:
                 check_claims(session.results_of(item.nodeid), claims)

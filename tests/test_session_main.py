@@ -285,7 +285,7 @@ def test_each_bad_input_fails_its_own_test_with_a_message_that_names_it(session)
             "*ValueError: mode must be one of [[]'forward', 'train'[]], got 'eval'",
             "*ValueError: device must be 'auto', 'cpu', 'cuda' or 'cuda:INDEX', got 'npu'",
             "*ValueError: tol must be >= 0, got -0.1",
-            "*@pytest.mark.attn_scaling: unknown keyword argument 'tme'; known: time, memory, flops, tol",
+            "*@pytest.mark.attn_scaling: unknown keyword argument 'tme'; known: time, memory, flops, tol, param",
             "*@pytest.mark.attn_scaling: tol must be >= 0, got -0.5",
         ]
     )
