@@ -484,6 +484,8 @@ class BenchmarkGroups:
             return None
         result = ScalingResult(group.label, _environment(), {METRIC: points}, nodeid=group.id)
         decision = judge(group, result, self.session.options.inconclusive, self._untimed_reason())
+        if self.session.gate is not None and result.sizes(METRIC):
+            decision = self._compared(result, decision)
         if decision.outcome == "skipped" and not decision.action:
             self._note(decision.message)
         self.recorded.append((group, result))
@@ -492,6 +494,21 @@ class BenchmarkGroups:
         if decision.message:
             self.session.messages[group.id] = decision.message
         self.session.files.test_finished(self.session.state, group.id)  # its figures and HTML section
+        return decision
+
+    def _compared(self, result: ScalingResult, decision: Decision) -> Decision:
+        """The group against its baseline entry, as any result is: a regression fails the member that completed the
+        group, an inconclusive change follows --attn-inconclusive (a group's timings cannot be taken again)."""
+        gate = self.session.gate
+        assert gate is not None
+        regressions, inconclusive = gate.compare_test([result])
+        if regressions:
+            message = "\n\n".join(m for m in (decision.message, gate.message(regressions, inconclusive)) if m)
+            return Decision("failed", message, "fail")
+        if inconclusive and not decision.action:
+            policy = self.session.options.inconclusive
+            outcome = {"skip": "skipped", "xfail": "xfailed"}.get(policy, "failed")
+            return Decision(outcome, gate.message([], inconclusive), policy)
         return decision
 
     # pytest-benchmark's hooks ----------------------------------------------------------------------------------

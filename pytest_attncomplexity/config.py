@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .baselines import DEFAULT_STORAGE, LATEST, validate_name
+from .compare import Rule, parse_rules
 from .sizes import parse_sizes, validate_sizes
 from .units import METRICS, parse_bytes
 from .verdict import DEFAULT_POLICY, validate_policy
@@ -157,6 +159,16 @@ class PluginOptions:
     predict_n: int | None = None
     ram_guard: float | None = DEFAULT_RAM_GUARD
     timing_lock: str | None = None  # not an option: a pytest-xdist worker's, from the controller (xdist_support.py)
+    save: str | None = None  # baseline name to save this run's results under
+    autosave: bool = False  # save under a name made of the git commit and the time
+    storage: str = DEFAULT_STORAGE
+    compare: str | None = None  # "latest", a baseline name or a path; None: no comparison
+    compare_fail: tuple[Rule, ...] = ()
+
+    @property
+    def compares(self) -> str | None:
+        """What to compare with: a rule without --attn-scaling-compare compares with the latest baseline."""
+        return self.compare or (LATEST if self.compare_fail else None)
 
     @property
     def writes_output(self) -> bool:
@@ -191,6 +203,7 @@ class Option:
     help: str
     read: Reader | None
     metavar: str | None = None
+    const: str | None = None  # the value of the flag given without one (``--attn-scaling-compare``)
 
     @property
     def dest(self) -> str:
@@ -306,6 +319,44 @@ OPTIONS: tuple[Option, ...] = (
         f"(default {DEFAULT_RAM_GUARD:g})",
         lambda text, source: parse_ram_guard(text, source),
         "SHARE|off",
+    ),
+    Option(
+        "--attn-scaling-save",
+        "save",
+        "save every result as a baseline named NAME under --attn-scaling-storage (NNNN_NAME.json)",
+        lambda text, source: validate_name(text.strip(), source),
+        "NAME",
+    ),
+    Option(
+        "--attn-scaling-autosave",
+        "autosave",
+        "save every result as a baseline named after the git commit and the time",
+        None,
+    ),
+    Option(
+        "--attn-scaling-storage",
+        "storage",
+        "where baselines are kept, one folder per machine and device, relative to the rootdir "
+        f"(default {DEFAULT_STORAGE})",
+        _text,
+        "DIR",
+    ),
+    Option(
+        "--attn-scaling-compare",
+        "compare",
+        "compare every result with a saved baseline: this machine and device's latest (no value), a name, a number "
+        "or a path",
+        lambda text, source: text.strip() or LATEST,
+        "NAME|PATH",
+        const=LATEST,
+    ),
+    Option(
+        "--attn-scaling-compare-fail",
+        "compare_fail",
+        "fail a test whose result regressed against the baseline: exponent:0.3, memory:0.2, time-value:10%, ... "
+        "(comma-separated; compares with the latest baseline unless --attn-scaling-compare names one)",
+        lambda text, source: parse_rules(text, source),
+        "EXPR[,EXPR...]",
     ),
     Option(
         "--attn-time-budget",

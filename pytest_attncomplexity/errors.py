@@ -18,3 +18,7 @@ class SweepError(RuntimeError):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class AttnScalingWarning(UserWarning):
+    """Something a run should know about but that does not stop it (a baseline measured elsewhere)."""

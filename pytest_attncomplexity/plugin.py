@@ -12,13 +12,16 @@ from typing import Any
 
 import pytest
 
+from .baseline_session import BASELINE_PATH_KEY, BaselineStore, open_baseline
 from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import OPTIONS, PluginOptions
-from .errors import DeviceUnavailable
+from .errors import AttnScalingWarning, DeviceUnavailable
 from .fit import FitError
+from .gating import BaselineGate
 from .machine import machine_info
 from .progress_printer import ProgressPrinter
 from .pytest_compat import skip_at_test_line
+from .report.changes import format_comparison
 from .report.files import ReportFiles, SessionState
 from .report.plot import PlotUnavailable, require_matplotlib
 from .report.text import format_report
@@ -33,11 +36,14 @@ NO_REPORT_FILES = PluginOptions()  # a worker's: no report asked for
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("attncomplexity", "attention scaling (pytest-attncomplexity)")
     for option in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": option.help}
+        # argparse formats help with %: "time-value:10%" must reach it as "10%%".
+        kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": option.help.replace("%", "%%")}
         if option.read is None:
             kwargs["action"] = "store_true"
         if option.metavar:
             kwargs["metavar"] = option.metavar
+        if option.const is not None:
+            kwargs.update(nargs="?", const=option.const)
         group.addoption(option.flag, **kwargs)
         ini_help = f"{option.help} [same as {option.flag}]"
         if option.read is None:
@@ -53,13 +59,21 @@ def pytest_configure(config: pytest.Config) -> None:
         if options.plot_dir:
             require_matplotlib("--attn-scaling-plot")
         _check_output_paths(options)
+        gate = open_baseline(config, options)
     except (ValueError, PlotUnavailable) as error:
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
+    if gate is not None and gate.differences and not hasattr(config, "workerinput"):
+        shown = "; ".join(gate.differences)
+        config.issue_config_time_warning(
+            AttnScalingWarning(f"baseline {gate.baseline.name} was measured elsewhere: {shown}"), stacklevel=2
+        )
     session = AttnScalingSession(
         options,
         verbosity=int(config.getoption("verbose") or 0),
         worker=hasattr(config, "workerinput"),
         machine_info=functools.partial(machine_info, config),
+        gate=gate,
+        baselines=BaselineStore(config, options) if options.save or options.autosave else None,
     )
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
@@ -112,12 +126,20 @@ class AttnScalingSession:
     files: ReportFiles = field(init=False)
 
     machine_info: Callable[[], dict[str, Any]] | None = None  # the machine, as pytest-benchmark describes it
+    gate: BaselineGate | None = None  # the baseline of --attn-scaling-compare, and how results are judged on it
+    baselines: BaselineStore | None = None  # where this run's results are saved, if asked
 
     def __post_init__(self) -> None:
         if self.worker:  # the controller writes every report file, from the results the workers send it
             self.files = ReportFiles(NO_REPORT_FILES, step_summary=False)
         else:
-            self.files = ReportFiles(self.options, machine_info=self.machine_info)
+            self.files = ReportFiles(self.options, machine_info=self.machine_info, gate=self.gate)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist's controller: every worker compares with the very baseline the controller chose."""
+        if self.gate is not None:
+            node.workerinput[BASELINE_PATH_KEY] = str(self.gate.baseline.path.absolute())
 
     @property
     def state(self) -> SessionState:
@@ -142,6 +164,8 @@ class AttnScalingSession:
         self.files.test_finished(self.state, nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.baselines is not None and not self.worker:
+            self.baselines.save(self.state, int(session.exitstatus), self.files)
         self.files.session_finished(self.state, int(session.exitstatus))
         # A CI job must not pass while its report is missing.
         if self.files.problems and session.exitstatus == pytest.ExitCode.OK:
@@ -161,6 +185,11 @@ class AttnScalingSession:
             terminalreporter.write_line(self.setup_line)
             for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
                 terminalreporter.write_line(line)
+        comparison = self.files.comparison(self.state)
+        if comparison is not None and not self.worker:
+            terminalreporter.write_sep("=", "attention scaling: baseline comparison")
+            for line in format_comparison(self.results, comparison):
+                terminalreporter.write_line(line, red=line.startswith("  ") and "regressed" in line)
         for line in self.files.written:
             terminalreporter.write_line(f"attention scaling {line}")
         for notice in self.files.notices:
@@ -241,32 +270,53 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """After the body: the marker's claims are checked; the exponents become junit properties. An inconclusive
-    exponent fails the test (it is an AssertionError), or skips or xfails it as configured."""
+    """After the body: the marker's claims are checked and the results compared with the baseline; the exponents
+    become junit properties. A miss or a regression fails the test with its numbers (no traceback into the plugin);
+    an inconclusive one fails it too (it is an AssertionError), or skips or xfails it as configured."""
     session = item.config.stash[STATE_KEY]
+    compared = False
     try:
         outcome = yield
+        failures: list[str] = []
+        unsure: InconclusiveExponent | None = None
         claims = item.stash.get(CLAIMS_KEY, None)
         if claims is not None and claims.param is None:  # with param=, the group's fit is checked (benchmark_groups)
-            missed = None
             try:
                 check_claims(session.results_of(item.nodeid), claims)
-            except InconclusiveExponent:
-                raise
+            except InconclusiveExponent as error:
+                unsure = error
             except AssertionError as error:
-                missed = str(error)
-            if missed is not None:  # the verdict table says it all: no traceback into the plugin
-                pytest.fail(missed, pytrace=False)
+                failures.append(str(error))
+        if session.gate is not None:
+            compared = True
+            regressions, inconclusive = session.gate.compare_test(session.results_of(item.nodeid))
+            if regressions:
+                failures.append(session.gate.message(regressions, inconclusive))
+            elif inconclusive and unsure is None:
+                unsure = InconclusiveExponent(session.gate.message([], inconclusive))
+        if failures:
+            pytest.fail("\n\n".join(failures), pytrace=False)
+        if unsure is not None:
+            _inconclusive(session.options.inconclusive, unsure, traceback=False)
         return outcome
-    except InconclusiveExponent as error:
-        policy = session.options.inconclusive
-        if policy == "skip":
-            raise skip_at_test_line(str(error)) from None
-        if policy == "xfail":
-            pytest.xfail(str(error))
+    except InconclusiveExponent as error:  # from assert_exponent in the body: the traceback shows the test's line
+        _inconclusive(session.options.inconclusive, error, traceback=True)
         raise
     finally:
+        if session.gate is not None and not compared:  # the body failed: its results are still compared, for the report
+            session.gate.compare_test(session.results_of(item.nodeid))
         _record_properties(item, session.results_of(item.nodeid))
+
+
+def _inconclusive(policy: str, error: InconclusiveExponent, *, traceback: bool) -> None:
+    """Skip or xfail the test as --attn-inconclusive says; or fail it (without a traceback into the plugin when the
+    plugin's own check was inconclusive)."""
+    if policy == "skip":
+        raise skip_at_test_line(str(error)) from None
+    if policy == "xfail":
+        pytest.xfail(str(error))
+    if not traceback:
+        pytest.fail(str(error), pytrace=False)
 
 
 def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:

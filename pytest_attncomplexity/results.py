@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .comparison import ResultComparison
 from .fit import Fit, FitError, fit_power_law
 from .report.tables import explain
 from .textenum import TextEnum
@@ -166,6 +167,7 @@ class ScalingResult:
     retimer: Retimer | None = field(default=None, repr=False, compare=False)
     remeasured: int = 0  # how many times the retimer added samples
     checks: list[Verdict] = field(default_factory=list)  # every verdict given on this result, in order
+    comparison: ResultComparison | None = None  # against the baseline of --attn-scaling-compare, once compared
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -199,6 +201,15 @@ class ScalingResult:
 
     def exponent(self, metric: str) -> float:
         return self.fit(metric).exponent
+
+    def fit_on(self, metric: str, sizes: Sequence[int]) -> Fit:
+        """The fit of ``metric`` over the measured points at ``sizes`` only: two runs compared on the same sizes."""
+        wanted = set(sizes)
+        return _fit_points(metric, tuple((p.n, p.value) for p in self._measured(metric) if p.n in wanted))
+
+    def point_at(self, metric: str, n: int) -> Point | None:
+        """The measured point of ``metric`` at N = ``n``, if there is one."""
+        return next((p for p in self._measured(metric) if p.n == n), None)
 
     def check(self, metric: str, expected: float, tol: float = DEFAULT_TOL) -> Verdict:
         """The verdict on the claim ``exponent == expected ± tol``: pass, fail or inconclusive.
@@ -304,6 +315,7 @@ class ScalingResult:
             "halt": None
             if self.halt is None
             else {"n": self.halt.n, "status": self.halt.status, "reason": self.halt.reason},
+            "comparison": None if self.comparison is None else self.comparison.to_json(),
         }
 
     @classmethod
@@ -337,6 +349,8 @@ class ScalingResult:
             halt=None if halt is None else Halt(int(halt["n"]), halt["status"], str(halt["reason"])),
             remeasured=int(data.get("remeasured", 0)),
         )
+        if data.get("comparison") is not None:
+            result.comparison = ResultComparison.from_json(data["comparison"])
         for check in data.get("checks", ()):
             try:
                 fit = result.fit(str(check["metric"]))

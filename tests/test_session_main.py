@@ -308,7 +308,7 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 # The JSON file as docs/reports.md documents it: a reader may rely on exactly these keys.
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
-    "halt", "remeasured", "memory_capacity", "checks",
+    "halt", "remeasured", "memory_capacity", "checks", "comparison",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",
@@ -318,7 +318,8 @@ METRIC_KEYS = {
 
 def test_the_json_holds_every_result_in_the_documented_schema(session, document):
     session.out.fnmatch_lines(["attention scaling results written to out/results.json"])
-    assert set(document) == {"version", "run", "results", "machine_info"}
+    assert set(document) == {"version", "run", "comparison", "results", "machine_info"}
+    assert document["comparison"] is None and all(r["comparison"] is None for r in document["results"])
     assert document["version"] == 1 and document["machine_info"]["machine"]
     assert set(document["run"]) == {"complete", "exitstatus", "started", "written", "tests_finished"}
     assert document["run"]["complete"] is True and document["run"]["exitstatus"] == 1

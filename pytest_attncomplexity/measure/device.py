@@ -71,3 +71,20 @@ def start_thread_pool(threads: int) -> None:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def run_environment(device_option: str) -> dict[str, str]:
+    """What a saved baseline records of where it was measured, for the session's default device: the device, its
+    name, the CPU, torch's and CUDA's versions (an unavailable device is named as asked, its sweeps skip)."""
+    try:
+        device = resolve_device(device_option)
+        device_text, name = str(device), device_name(device)
+    except DeviceUnavailable:
+        device_text, name = device_option, "not available"
+    return {
+        "device": device_text,
+        "device_name": name,
+        "cpu": device_name(torch.device("cpu")),
+        "torch": str(torch.__version__),
+        "cuda": str(torch.version.cuda or ""),
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PluginOptions
+from ..gating import BaselineGate, count_changes
 from ..results import ScalingResult
 from .atomic import write_text_atomically
 from .json import results_document, write_json
@@ -41,6 +42,7 @@ class ReportFiles:
     options: PluginOptions
     machine_info: Callable[[], dict[str, Any]] | None = None  # the machine as pytest-benchmark describes it
     step_summary: bool = True  # append to $GITHUB_STEP_SUMMARY at the end (a pytest-xdist worker does not)
+    gate: BaselineGate | None = None  # the baseline comparison, shown in every report
     started: str = field(default_factory=lambda: _now())
     written: list[str] = field(default_factory=list)  # "results written to ...", for the terminal
     problems: list[str] = field(default_factory=list)  # reports that could not be written in the end: the run fails
@@ -113,9 +115,23 @@ class ReportFiles:
             self.notices.append(f"the HTML report has no figures: {self._plot_note}")
         return f"HTML report written to {path}"
 
-    def _write_json(self, state: SessionState, path: str, exitstatus: int | None) -> None:
+    def machine(self) -> dict[str, Any] | None:
+        """The machine info, asked for once (pytest-benchmark's takes a while: it reads the CPU's details)."""
         if self._machine is None and self.machine_info is not None:
             self._machine = self.machine_info()
+        return self._machine
+
+    def comparison(self, state: SessionState) -> dict[str, Any] | None:
+        """The baseline compared with, the changes counted, and the baseline's tests that did not run now."""
+        if self.gate is None:
+            return None
+        return {
+            **self.gate.summary(),
+            "counts": dict(count_changes(state.results)),
+            "missing": self.gate.missing(state.results),
+        }
+
+    def _write_json(self, state: SessionState, path: str, exitstatus: int | None) -> None:
         run = {
             "complete": exitstatus is not None,
             "exitstatus": exitstatus,
@@ -123,7 +139,10 @@ class ReportFiles:
             "written": _now(),
             "tests_finished": self.finished_tests,
         }
-        write_json(path, results_document(state.results, self._machine, outcomes=state.outcomes, run=run))
+        document = results_document(
+            state.results, self.machine(), outcomes=state.outcomes, run=run, comparison=self.comparison(state)
+        )
+        write_json(path, document)
 
     def _draw_test(self, state: SessionState, nodeid: str, directory: Path) -> None:
         from .plot import file_stem, save_plots
@@ -178,13 +197,14 @@ class ReportFiles:
             max_memory=self.options.max_memory,
             predict_n=self.options.predict_n,
             run_note=run_note,
+            comparison=self.comparison(state),
         )
         write_text_atomically(path, page)
 
     def _append_step_summary(self, state: SessionState, path: str) -> str:
         if state.results:
             with open(path, "a", encoding="utf-8") as summary:
-                summary.write(render_markdown(state.results, state.outcomes))
+                summary.write(render_markdown(state.results, state.outcomes, self.comparison(state)))
         return ""
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 from ..extrapolate import describe_prediction, memory_wall
 from ..results import ScalingResult
 from ..units import format_value
+from .changes import change_lines, counts_phrase, describe_baseline
 from .rows import metric_rows, results_by_test
 from .tables import noisy_phrase
 from .text import describe_environment
@@ -50,6 +52,7 @@ def render_html(
     max_memory: int | None = None,
     predict_n: int | None = None,
     run_note: str = "",
+    comparison: Mapping[str, Any] | None = None,
 ) -> str:
     """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``);
     ``run_note``: shown at the top while the run has not finished (a page left by a killed run says so)."""
@@ -74,6 +77,7 @@ def render_html(
         "<h1>Attention scaling</h1>",
         f'<p class="env">{escape(stamp)} · {len(by_test)} test(s): {escape(counts)}</p>',
         f'<p class="incomplete">{escape(run_note)}</p>' if run_note else "",
+        _comparison_header(comparison) if comparison is not None else "",
         '<p class="env">' + "<br>".join(escape(e) for e in environments) + "</p>" if environments else "",
         *sections,
     ]
@@ -86,6 +90,19 @@ def render_html(
         + "\n".join(part for part in body if part)
         + "\n</body>\n</html>\n"
     )
+
+
+_CHANGE_CLASS = {"regressed": "fail", "inconclusive": "inconclusive", "improved": "pass", "new": "unknown"}
+
+
+def _comparison_header(comparison: Mapping[str, Any]) -> str:
+    rules = ", ".join(comparison["rules"]) or "none (reported only)"
+    lines = [
+        f"Compared with {describe_baseline(comparison)}; rules: {rules}; {counts_phrase(comparison['counts'])}.",
+        *(f"Measured elsewhere: {difference}." for difference in comparison["differences"]),
+        *(f"In the baseline, not run now: {missing}." for missing in comparison["missing"]),
+    ]
+    return '<p class="env">' + "<br>".join(escape(line) for line in lines) + "</p>"
 
 
 def _outcome_counts(outcomes: Sequence[str]) -> str:
@@ -127,6 +144,13 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
     if result.checks:
         items = [
             f'<li><span class="badge {v.outcome}">{v.outcome}</span> {escape(v.describe())}</li>' for v in result.checks
+        ]
+        parts.append('<ul class="checks">' + "".join(items) + "</ul>")
+    changes = change_lines(result)
+    if changes:
+        items = [
+            f'<li><span class="badge {_CHANGE_CLASS.get(c, "unknown")}">{escape(c)}</span> {escape(t)}</li>'
+            for c, t in changes
         ]
         parts.append('<ul class="checks">' + "".join(items) + "</ul>")
     parts.append(_fit_table(result))

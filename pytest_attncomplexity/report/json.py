@@ -20,9 +20,11 @@ def results_document(
     *,
     outcomes: Mapping[str, str] | None = None,
     run: Mapping[str, Any] | None = None,
+    comparison: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``outcomes``: the outcome of each finished test (a result of a test still running gets null); ``run``: how
-    far the session got (``complete`` is false until it ends: a file left by a killed run says so)."""
+    far the session got (``complete`` is false until it ends: a file left by a killed run says so); ``comparison``:
+    the baseline compared with (null when none was)."""
     entries = []
     for result in results:
         entry = result.to_json()
@@ -31,6 +33,7 @@ def results_document(
     document: dict[str, Any] = {"version": FORMAT_VERSION}
     if run is not None:
         document["run"] = dict(run)
+    document["comparison"] = None if comparison is None else dict(comparison)
     document["results"] = entries
     if machine_info is not None:
         document["machine_info"] = machine_info

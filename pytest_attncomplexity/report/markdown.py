@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..results import ScalingResult
+from .changes import change_lines, counts_phrase, describe_baseline
 from .rows import metric_rows
 
 _ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "skipped": "⏭️", "xfailed": "⚠️", "xpassed": "⚠️"}
@@ -16,7 +18,9 @@ def _cell(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(results: Sequence[ScalingResult], outcomes: Mapping[str, str]) -> str:
+def render_markdown(
+    results: Sequence[ScalingResult], outcomes: Mapping[str, str], comparison: Mapping[str, Any] | None = None
+) -> str:
     lines = [
         "",  # the summary file may hold a previous step's text without a final newline
         "### Attention scaling",
@@ -46,4 +50,23 @@ def render_markdown(results: Sequence[ScalingResult], outcomes: Mapping[str, str
             lines.append("| " + " | ".join(cells) + " |")
     if not results:
         lines.append("| no test used the attn_scaling fixture | | | | | | | | |")
+    if comparison is not None:
+        lines += _comparison_table(results, comparison)
     return "\n".join(lines) + "\n"
+
+
+def _comparison_table(results: Sequence[ScalingResult], comparison: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"Compared with {_cell(describe_baseline(comparison))}: {_cell(counts_phrase(comparison['counts']))}",
+        *(f"- measured elsewhere: {_cell(difference)}" for difference in comparison["differences"]),
+        "",
+        "| test | result | change | details |",
+        "| --- | --- | --- | --- |",
+    ]
+    for result in results:
+        for change, text in change_lines(result):
+            icon = {"regressed": "❌ ", "inconclusive": "⚠️ ", "improved": "✅ "}.get(change, "")
+            cells = [f"<code>{_cell(result.nodeid)}</code>", _cell(result.label), f"{icon}{change}", _cell(text)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines

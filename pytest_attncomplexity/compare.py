@@ -1,0 +1,198 @@
+"""Judge a result against its baseline: the rules of ``--attn-scaling-compare-fail`` and the two judgments they make.
+No torch, no pytest.
+
+An exponent rule (``exponent:0.3``, ``memory:0.2``) fails a result when its exponent rose by more than the threshold
+*and* the intervals say the rise is real: the lower end of the rise's own 95% interval is past the threshold. That
+interval combines the two fits' intervals as independent errors do (the root of the sum of squares of the current
+fit's lower and the baseline's upper half-width); requiring the two intervals to be apart by the threshold would ask
+more than 95% confidence and miss real rises of short sweeps. A rise past the threshold that the intervals do not
+confirm is inconclusive. A value rule (``value:20%``, ``time-value:10%``) judges the constant factor at the largest
+N both runs measured: for memory and FLOPs (exact counts) the ratio alone, for time the ratio and a one-sided Mann-
+Whitney test on the raw samples, as asv does (p < 0.002): a slowdown that the samples cannot tell from noise is
+inconclusive. Both runs are fitted on the sizes they share, so a sweep that grew does not read as a change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .comparison import Change, ExponentChange, ResultComparison, ValueChange
+from .fit import FitError
+from .results import MIN_FIT_POINTS, NOISY_METRICS, ScalingResult
+from .units import METRICS
+
+EXPONENT = "exponent"
+VALUE = "value"
+SIGNIFICANCE = 0.002  # asv's bar for a change in timing: p < 0.002 on the raw samples
+_RULE = re.compile(r"^(?:(?P<metric>[a-z]+)-)?(?P<kind>[a-z]+):(?P<threshold>[^:]+)$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``--attn-scaling-compare-fail`` expression: what it judges (an exponent or a value), of which metric
+    (None: every metric) and the largest change it allows (exponent units, or a fraction of the value)."""
+
+    kind: str
+    metric: str | None
+    threshold: float
+    text: str
+
+
+def parse_rules(text: str, source: str = "--attn-scaling-compare-fail") -> tuple[Rule, ...]:
+    """``exponent:0.3,memory:0.2,value:20%,time-value:10%`` as Rules; ValueError naming the expression."""
+    rules = []
+    for raw in text.split(","):
+        expression = raw.strip().lower()
+        if expression:
+            rules.append(_parse_rule(expression, source))
+    if not rules:
+        raise ValueError(f"{source}: no expression in {text!r}; give e.g. exponent:0.3 or memory:0.2,time-value:10%")
+    return tuple(rules)
+
+
+def _parse_rule(expression: str, source: str) -> Rule:
+    grammar = (
+        "exponent:DELTA, METRIC:DELTA or METRIC-exponent:DELTA (an exponent rise such as 0.3), value:PERCENT or "
+        f"METRIC-value:PERCENT (a slowdown or growth such as 20%); METRIC is one of {', '.join(METRICS)}"
+    )
+    match = _RULE.match(expression)
+    if match is None:
+        raise ValueError(f"{source}: cannot read {expression!r}: expected {grammar}")
+    metric, kind, threshold = match["metric"], match["kind"], match["threshold"].strip()
+    if metric is None and kind in METRICS:  # memory:0.2 is memory-exponent:0.2
+        metric, kind = kind, EXPONENT
+    if metric is not None and metric not in METRICS:
+        raise ValueError(f"{source}: unknown metric {metric!r} in {expression!r}; choose from {', '.join(METRICS)}")
+    if kind not in (EXPONENT, VALUE):
+        raise ValueError(f"{source}: cannot read {expression!r}: expected {grammar}")
+    if kind == VALUE:
+        if not threshold.endswith("%"):
+            raise ValueError(f"{source}: a value threshold is a percentage such as 20%, got {expression!r}")
+        amount = _number(threshold[:-1], expression, source) / 100
+    else:
+        if threshold.endswith("%"):
+            raise ValueError(
+                f"{source}: an exponent threshold is a difference of exponents such as 0.3, not a percentage: "
+                f"{expression!r}"
+            )
+        amount = _number(threshold, expression, source)
+    return Rule(kind, metric, amount, expression)
+
+
+def _number(text: str, expression: str, source: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{source}: the threshold of {expression!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{source}: the threshold of {expression!r} must be a number >= 0")
+    return value
+
+
+def rule_for(rules: Sequence[Rule], kind: str, metric: str) -> Rule | None:
+    """The rule that judges ``kind`` of ``metric``: one naming the metric wins over one for every metric; of
+    several, the strictest."""
+    named = [r for r in rules if r.kind == kind and r.metric == metric]
+    general = [r for r in rules if r.kind == kind and r.metric is None]
+    candidates = named or general
+    return min(candidates, key=lambda r: r.threshold) if candidates else None
+
+
+def compare_result(
+    current: ScalingResult, baseline: ScalingResult | None, rules: Sequence[Rule], name: str
+) -> ResultComparison:
+    """Every metric both measured: its exponent change and its value change, each judged by its rule (if any)."""
+    if baseline is None:
+        return ResultComparison(name, found=False)
+    exponents: list[ExponentChange] = []
+    values: list[ValueChange] = []
+    notes: list[str] = []
+    for metric in current.metrics:
+        if metric not in baseline.metrics:
+            notes.append(f"{metric}: not measured in the baseline")
+            continue
+        exponent = compare_exponent(current, baseline, metric, rule_for(rules, EXPONENT, metric))
+        value = compare_value(current, baseline, metric, rule_for(rules, VALUE, metric))
+        for outcome, kept in ((exponent, exponents), (value, values)):
+            if isinstance(outcome, str):
+                notes.append(outcome)
+            else:
+                kept.append(outcome)  # type: ignore[arg-type]
+    return ResultComparison(name, True, tuple(exponents), tuple(values), tuple(notes))
+
+
+def compare_exponent(
+    current: ScalingResult, baseline: ScalingResult, metric: str, rule: Rule | None
+) -> ExponentChange | str:
+    """The exponent change over the shared sizes, or why it cannot be compared."""
+    shared = sorted(set(current.sizes(metric)) & set(baseline.sizes(metric)))
+    if len(shared) < MIN_FIT_POINTS:
+        return (
+            f"{metric} exponent: {len(shared)} size(s) measured in both runs ({_sizes(shared)}); a comparison needs "
+            f"{MIN_FIT_POINTS}"
+        )
+    try:
+        now, before = current.fit_on(metric, shared), baseline.fit_on(metric, shared)
+    except FitError as error:
+        return f"{metric} exponent: cannot be compared: {error}"
+    delta = now.exponent - before.exponent
+    # The 95% interval of the change, one side at a time: how far down a rise, or up a fall, could really be.
+    rise_low = delta - math.hypot(now.exponent - now.ci[0], before.ci[1] - before.exponent)
+    fall_low = -delta - math.hypot(now.ci[1] - now.exponent, before.exponent - before.ci[0])
+    change = Change.NOT_GATED
+    if rule is not None:
+        if rise_low > rule.threshold:
+            change = Change.REGRESSED
+        elif delta > rule.threshold:
+            change = Change.INCONCLUSIVE
+        elif fall_low > rule.threshold:
+            change = Change.IMPROVED
+        else:
+            change = Change.UNCHANGED
+    return ExponentChange(
+        metric,
+        before.exponent,
+        before.ci,
+        now.exponent,
+        now.ci,
+        tuple(shared),
+        change,
+        rule.text if rule else "",
+    )
+
+
+def compare_value(current: ScalingResult, baseline: ScalingResult, metric: str, rule: Rule | None) -> ValueChange | str:
+    """The value change at the largest N both runs measured, or why it cannot be compared."""
+    shared = sorted(set(current.sizes(metric)) & set(baseline.sizes(metric)))
+    if not shared:
+        return f"{metric} value: no size measured in both runs"
+    n = shared[-1]
+    now, before = current.point_at(metric, n), baseline.point_at(metric, n)
+    assert now is not None and before is not None  # both measured n
+    if not before.value > 0:
+        return f"{metric} value: the baseline's is {before.value:g} at N={n}; a ratio needs a positive one"
+    ratio = now.value / before.value
+    p_worse = p_better = None
+    if metric in NOISY_METRICS and len(now.samples) > 1 and len(before.samples) > 1:
+        from scipy.stats import mannwhitneyu
+
+        p_worse = float(mannwhitneyu(now.samples, before.samples, alternative="greater").pvalue)
+        p_better = float(mannwhitneyu(now.samples, before.samples, alternative="less").pvalue)
+    change = Change.NOT_GATED
+    if rule is not None:
+        worse, better = ratio > 1 + rule.threshold, ratio < 1 / (1 + rule.threshold)
+        if worse:
+            change = Change.REGRESSED if p_worse is None or p_worse < SIGNIFICANCE else Change.INCONCLUSIVE
+        elif better and (p_better is None or p_better < SIGNIFICANCE):
+            change = Change.IMPROVED
+        else:
+            change = Change.UNCHANGED
+    p_value = p_worse if ratio >= 1 else p_better
+    return ValueChange(metric, n, before.value, now.value, change, p_value, rule.text if rule else "")
+
+
+def _sizes(sizes: Sequence[int]) -> str:
+    return ", ".join(map(str, sizes)) or "none"
