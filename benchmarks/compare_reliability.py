@@ -85,6 +85,19 @@ def session(path: Path, *args: str, **env: str) -> tuple[int, float, dict]:
     return done.returncode, seconds, document
 
 
+def margins(document: dict) -> dict[str, list[float]]:
+    """Per 'test metric exponent' the change, and per 'test metric value' the ratio: how far from the rules."""
+    found: dict[str, list[float]] = {}
+    for result in document.get("results", []):
+        test = result["nodeid"].split("::")[-1]
+        comparison = result.get("comparison") or {}
+        for c in comparison.get("exponents", []):
+            found.setdefault(f"{test} {c['metric']} exponent change", []).append(c["delta"])
+        for c in comparison.get("values", []):
+            found.setdefault(f"{test} {c['metric']} value ratio", []).append(c["ratio"])
+    return found
+
+
 def changes(document: dict) -> dict[str, list[str]]:
     """Per test: 'metric kind: change' for every judged change."""
     found: dict[str, list[str]] = {}
@@ -115,6 +128,7 @@ def main() -> None:
                 ("N×N mask", {"EXPLICIT_MASK": "1"}, args.detect_runs),
             ):
                 tally: Counter[str] = Counter()
+                spread: dict[str, list[float]] = {}
                 failed_runs, durations = 0, []
                 for _ in range(runs):
                     code, seconds, document = session(path, *compare, **env)
@@ -122,10 +136,14 @@ def main() -> None:
                     failed_runs += code != 0
                     for test, lines in changes(document).items():
                         tally.update(f"{test}: {line}" for line in lines)
+                    for name, numbers in margins(document).items():
+                        spread.setdefault(name, []).extend(numbers)
                 print(f"\n{label}: {runs} runs beside a busy process, {failed_runs} failed, "
                       f"{min(durations):.1f}..{max(durations):.1f} s per run")
                 for line, count in sorted(tally.items()):
                     print(f"  {count:>3} x {line}")
+                for name, numbers in sorted(spread.items()):
+                    print(f"  {name}: {min(numbers):+.3f} .. {max(numbers):+.3f}")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ from .baselines import (
     storage_key,
 )
 from .commit import commit_info
+from .comparison import Change
 from .config import PluginOptions
-from .gating import BaselineGate
+from .gating import BaselineGate, count_changes
 from .report.files import ReportFiles, SessionState
 
 # pytest-xdist hands workers the controller's choice under this key of ``workerinput``.
@@ -46,16 +47,25 @@ def open_baseline(config: Any, options: PluginOptions) -> BaselineGate | None:
     """The baseline this run compares with, loaded and checked; None when no comparison is asked for.
     BaselineError (a ValueError) naming the file or the name when it cannot be used."""
     wanted = options.compares
+    if options.save or options.autosave or wanted is not None:
+        _check_storage(storage_path(config, options))
     if wanted is None:
         return None
-    environment = run_environment(options.device)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and BASELINE_PATH_KEY in workerinput:
-        path = Path(workerinput[BASELINE_PATH_KEY])
-    else:
-        path = find_baseline(storage_path(config, options), environment["key"], wanted)
-    baseline = load_baseline(path)
+        # A pytest-xdist worker judges with the controller's choice, which has warned of differences already;
+        # torch is not asked about the device here, as that would start CUDA before the worker picks its GPU.
+        return BaselineGate(load_baseline(Path(workerinput[BASELINE_PATH_KEY])), options.compare_fail)
+    environment = run_environment(options.device)
+    baseline = load_baseline(find_baseline(storage_path(config, options), environment["key"], wanted))
     return BaselineGate(baseline, options.compare_fail, differences(baseline, environment))
+
+
+def _check_storage(storage: Path) -> None:
+    """A storage path that cannot hold folders is found at start-up, not when the run ends and saves."""
+    blocking = next((p for p in (storage, *storage.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"--attn-scaling-storage={str(storage)!r} cannot be used: {str(blocking)!r} is a file")
 
 
 class BaselineStore:
@@ -73,6 +83,10 @@ class BaselineStore:
             return
         if not state.results:
             files.notices.append("no baseline saved: no test used the attn_scaling fixture")
+            return
+        regressed = count_changes(state.results).get(Change.REGRESSED, 0)
+        if regressed:  # a run that regressed must not become the reference the next run passes against
+            files.notices.append(f"no baseline saved: {regressed} change(s) regressed against the baseline compared")
             return
         try:
             environment: dict[str, Any] = dict(run_environment(self.options.device))

@@ -2,9 +2,10 @@
 names the machine and the device (so a run compares with runs that measured on the same kind of thing). No torch,
 no pytest.
 
-A save never overwrites: the file is written under a temporary name and hard-linked to the first free number, which
-fails if another run took that number first (then the next one is tried). A run killed while saving leaves at most
-a stray temporary file, never a half-written baseline.
+A save never overwrites and is never seen half-written: the file is written and synced under a temporary name, its
+number is claimed by creating a ``.NNNN.taken`` marker exclusively (so two runs saving at once, under any names,
+get different numbers), and the file is renamed to ``NNNN_<name>.json``. A run killed while saving leaves at most a
+hidden temporary file and an unused number, never a half-written baseline.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCHEMA_VERSION = 1
 DEFAULT_STORAGE = ".attn-scaling"
 LATEST = "latest"
 _FILE = re.compile(r"^(?P<number>\d{4,})_(?P<name>.+)\.json$")
+_TAKEN = re.compile(r"^\.(?P<number>\d{4,})\.taken$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -83,7 +85,7 @@ class Baseline:
 
     def entries(self) -> dict[tuple[str, str, int], ScalingResult]:
         """Each result under (test, label, occurrence): the key a result of this run is matched with."""
-        return {result_key(result, index): result for index, result in _numbered(self.results)}
+        return {result_key(result, index): result for index, result in numbered(self.results)}
 
 
 def commit_phrase(commit: Mapping[str, Any]) -> str:
@@ -99,7 +101,7 @@ def result_key(result: ScalingResult, occurrence: int) -> tuple[str, str, int]:
     return (plain_nodeid(result.nodeid), result.label, occurrence)
 
 
-def _numbered(results: Sequence[ScalingResult]) -> list[tuple[int, ScalingResult]]:
+def numbered(results: Sequence[ScalingResult]) -> list[tuple[int, ScalingResult]]:
     """(occurrence, result): the same function swept twice in one test is label, then label again (1, 2, ...)."""
     seen: dict[tuple[str, str], int] = {}
     numbered = []
@@ -147,21 +149,32 @@ def save_baseline(storage: Path, key: str, name: str, document: Mapping[str, Any
         with open(temporary, "x", encoding="utf-8") as out:
             json.dump(document, out, indent=1, default=str)
             out.write("\n")
-        number = _next_number(folder)
-        while True:
-            target = folder / f"{number:04d}_{name}.json"
-            try:
-                os.link(temporary, target)  # fails if the name exists: another run's save is never replaced
-            except FileExistsError:
-                number += 1
-                continue
-            return target
+            out.flush()
+            os.fsync(out.fileno())  # on disk before it gets its name: a crash cannot leave an empty baseline
+        target = folder / f"{_reserve_number(folder):04d}_{name}.json"
+        os.replace(temporary, target)  # the number is this save's alone: nothing is replaced
+        return target
     finally:
         temporary.unlink(missing_ok=True)
 
 
+def _reserve_number(folder: Path) -> int:
+    """The next free number, claimed by creating ``.NNNN.taken`` exclusively: two runs saving at once (under any
+    names) never get the same one. The marker stays, so a number is never handed out twice."""
+    number = _next_number(folder)
+    while True:
+        try:
+            os.close(os.open(folder / f".{number:04d}.taken", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            number += 1
+            continue
+        return number
+
+
 def _next_number(folder: Path) -> int:
-    numbers = [int(m["number"]) for m in map(_FILE.match, os.listdir(folder)) if m]
+    names = os.listdir(folder)
+    numbers = [int(m["number"]) for m in map(_FILE.match, names) if m]
+    numbers += [int(m["number"]) for m in map(_TAKEN.match, names) if m]
     return max(numbers, default=0) + 1
 
 
@@ -190,10 +203,12 @@ def find_baseline(storage: Path, key: str, wanted: str) -> Path:
             f"--attn-scaling-compare took {wanted!r}, a test path, as the baseline to compare with: write "
             "--attn-scaling-compare=NAME, or give the flag after the test paths"
         )
-    if given.suffix == ".json" or os.sep in wanted:
-        if not given.is_file():
-            raise BaselineError(f"baseline file {wanted!r} does not exist")
+    is_path = given.suffix == ".json" or os.sep in wanted or "/" in wanted
+    if is_path and given.is_file():
         return given
+    if os.sep in wanted or "/" in wanted:
+        raise BaselineError(f"baseline file {wanted!r} does not exist")
+    wanted = wanted.removesuffix(".json")  # 0003_main.json: a file name, looked up in the storage
     folders = [storage / key, *sorted(p for p in storage.glob("*") if p.is_dir() and p.name != key)]
     for folder in folders:
         matches = [path for path in saved_baselines(folder) if _names(path, wanted)]

@@ -19,14 +19,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .comparison import Change, ExponentChange, ResultComparison, ValueChange
+from .comparison import SIGNIFICANCE, Change, ExponentChange, ResultComparison, StopChange, ValueChange
 from .fit import FitError
-from .results import MIN_FIT_POINTS, NOISY_METRICS, ScalingResult
+from .results import MIN_FIT_POINTS, NOISY_METRICS, OUT_OF_MEMORY, SKIPPED, ScalingResult
 from .units import METRICS
 
 EXPONENT = "exponent"
 VALUE = "value"
-SIGNIFICANCE = 0.002  # asv's bar for a change in timing: p < 0.002 on the raw samples
+# Fewer shared sizes than this make a rise inconclusive at most: with 3 points, scipy's Theil-Sen interval is the
+# range of the pairwise slopes, which holds the true slope about 2 times in 3, not 19 in 20.
+MIN_CONFIRM_POINTS = 4
 _RULE = re.compile(r"^(?:(?P<metric>[a-z]+)-)?(?P<kind>[a-z]+):(?P<threshold>[^:]+)$")
 
 
@@ -121,7 +123,26 @@ def compare_result(
                 notes.append(outcome)
             else:
                 kept.append(outcome)  # type: ignore[arg-type]
-    return ResultComparison(name, True, tuple(exponents), tuple(values), tuple(notes))
+    stop = compare_stop(current, baseline, rules)
+    return ResultComparison(name, True, tuple(exponents), tuple(values), tuple(notes), stop)
+
+
+def compare_stop(current: ScalingResult, baseline: ScalingResult, rules: Sequence[Rule]) -> StopChange | None:
+    """A sweep that ended at a size the baseline measured lost the points a comparison would judge: running out of
+    memory there is a regression, a skip (a budget, the RAM guard: they depend on the machine's state) inconclusive.
+    """
+    halt = current.halt
+    if halt is None or halt.status not in (OUT_OF_MEMORY, SKIPPED):
+        return None
+    measured = [n for metric in baseline.metrics for n in baseline.sizes(metric)]
+    if not measured or halt.n > max(measured):
+        return None
+    change, rule = Change.NOT_GATED, ""
+    if rules:
+        gate = rule_for(rules, EXPONENT, "memory") or rules[0]
+        change = Change.REGRESSED if halt.status == OUT_OF_MEMORY else Change.INCONCLUSIVE
+        rule = gate.text
+    return StopChange(halt.n, str(halt.status), halt.reason, max(measured), change, rule)
 
 
 def compare_exponent(
@@ -136,15 +157,22 @@ def compare_exponent(
         )
     try:
         now, before = current.fit_on(metric, shared), baseline.fit_on(metric, shared)
+        if now.overhead_sizes != before.overhead_sizes:
+            # Each run left out the sizes its own fixed per-call cost dominates: fit both on the same sizes, past
+            # the longer head, or a changed overhead reads as a changed exponent.
+            head = max(len(now.overhead_sizes), len(before.overhead_sizes))
+            now = current.fit_on(metric, shared[head:], trim=False)
+            before = baseline.fit_on(metric, shared[head:], trim=False)
     except FitError as error:
         return f"{metric} exponent: cannot be compared: {error}"
+    fitted = tuple(n for n in now.sizes if n not in now.overhead_sizes)
     delta = now.exponent - before.exponent
     # The 95% interval of the change, one side at a time: how far down a rise, or up a fall, could really be.
     rise_low = delta - math.hypot(now.exponent - now.ci[0], before.ci[1] - before.exponent)
     fall_low = -delta - math.hypot(now.ci[1] - now.exponent, before.exponent - before.ci[0])
     change = Change.NOT_GATED
     if rule is not None:
-        if rise_low > rule.threshold:
+        if rise_low > rule.threshold and len(fitted) >= MIN_CONFIRM_POINTS:
             change = Change.REGRESSED
         elif delta > rule.threshold:
             change = Change.INCONCLUSIVE
@@ -158,7 +186,7 @@ def compare_exponent(
         before.ci,
         now.exponent,
         now.ci,
-        tuple(shared),
+        fitted,
         change,
         rule.text if rule else "",
     )
@@ -175,8 +203,9 @@ def compare_value(current: ScalingResult, baseline: ScalingResult, metric: str, 
     if not before.value > 0:
         return f"{metric} value: the baseline's is {before.value:g} at N={n}; a ratio needs a positive one"
     ratio = now.value / before.value
+    noisy = metric in NOISY_METRICS
     p_worse = p_better = None
-    if metric in NOISY_METRICS and len(now.samples) > 1 and len(before.samples) > 1:
+    if noisy and len(now.samples) > 1 and len(before.samples) > 1:
         from scipy.stats import mannwhitneyu
 
         p_worse = float(mannwhitneyu(now.samples, before.samples, alternative="greater").pvalue)
@@ -184,14 +213,17 @@ def compare_value(current: ScalingResult, baseline: ScalingResult, metric: str, 
     change = Change.NOT_GATED
     if rule is not None:
         worse, better = ratio > 1 + rule.threshold, ratio < 1 / (1 + rule.threshold)
+        # Time is never judged on one number: a side with a single sample has no test, and stays inconclusive.
         if worse:
-            change = Change.REGRESSED if p_worse is None or p_worse < SIGNIFICANCE else Change.INCONCLUSIVE
-        elif better and (p_better is None or p_better < SIGNIFICANCE):
+            confirmed = p_worse < SIGNIFICANCE if p_worse is not None else not noisy
+            change = Change.REGRESSED if confirmed else Change.INCONCLUSIVE
+        elif better and (p_better < SIGNIFICANCE if p_better is not None else not noisy):
             change = Change.IMPROVED
         else:
             change = Change.UNCHANGED
     p_value = p_worse if ratio >= 1 else p_better
-    return ValueChange(metric, n, before.value, now.value, change, p_value, rule.text if rule else "")
+    samples = (len(now.samples), len(before.samples))
+    return ValueChange(metric, n, before.value, now.value, change, p_value, rule.text if rule else "", samples)
 
 
 def _sizes(sizes: Sequence[int]) -> str:

@@ -4,6 +4,7 @@ the largest N both runs measured, each judged against its rule. Records and thei
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ class ValueChange:
     change: Change
     p_value: float | None = None
     rule: str = ""
+    samples: tuple[int, int] = (1, 1)  # how many samples now and in the baseline
 
     @property
     def ratio(self) -> float:
@@ -70,7 +72,45 @@ class ValueChange:
         )
         if self.p_value is not None:
             numbers += f", p = {self.p_value:.2g}"
+        now, before = self.samples
+        if self.change == Change.INCONCLUSIVE and min(now, before) < 2:
+            numbers += f"; {min(now, before)} sample(s) on one side: no test can tell a change from noise"
+        elif self.change == Change.INCONCLUSIVE and smallest_p_value(now, before) >= SIGNIFICANCE:
+            numbers += f"; {now} and {before} samples cannot reach p < {SIGNIFICANCE:g} whatever they hold"
         return f"{numbers}): {self.change}{_by(self.rule)}"
+
+
+@dataclass(frozen=True)
+class StopChange:
+    """The sweep ended at a size the baseline measured (out of memory, over a budget): the points it lost cannot be
+    compared, and running out of memory where the baseline did not is itself a regression."""
+
+    n: int
+    status: str  # the halt's: "oom", "skipped"
+    reason: str
+    baseline_n: int  # the largest size the baseline measured
+    change: Change
+    rule: str = ""
+
+    @property
+    def metric(self) -> str:
+        return "memory" if self.status == "oom" else "sweep"
+
+    def describe(self) -> str:
+        what = "ran out of memory" if self.status == "oom" else "stopped"
+        return (
+            f"the sweep {what} at N={self.n} ({self.reason}), where the baseline measured up to "
+            f"N={self.baseline_n}: {self.change}{_by(self.rule)}"
+        )
+
+
+SIGNIFICANCE = 0.002  # asv's bar for a change in timing: p < 0.002 on the raw samples
+
+
+def smallest_p_value(now: int, before: int) -> float:
+    """The smallest one-sided Mann-Whitney p-value ``now`` and ``before`` samples can give (all of one side above
+    all of the other): 5 against 5 cannot go below 1/252 = 0.004."""
+    return 1 / math.comb(now + before, now) if now and before else 1.0
 
 
 def _by(rule: str) -> str:
@@ -86,12 +126,13 @@ class ResultComparison:
     exponents: tuple[ExponentChange, ...] = ()
     values: tuple[ValueChange, ...] = ()
     notes: tuple[str, ...] = ()  # what could not be compared, and why
+    stop: StopChange | None = None
 
     @property
-    def changes(self) -> tuple[ExponentChange | ValueChange, ...]:
-        return (*self.exponents, *self.values)
+    def changes(self) -> tuple[ExponentChange | ValueChange | StopChange, ...]:
+        return (*self.exponents, *self.values, *((self.stop,) if self.stop else ()))
 
-    def with_change(self, change: Change) -> tuple[ExponentChange | ValueChange, ...]:
+    def with_change(self, change: Change) -> tuple[ExponentChange | ValueChange | StopChange, ...]:
         return tuple(c for c in self.changes if c.change == change)
 
     def to_json(self) -> dict[str, Any]:
@@ -120,12 +161,23 @@ class ResultComparison:
                     "current": c.current,
                     "ratio": c.ratio,
                     "p_value": c.p_value,
+                    "samples": list(c.samples),
                     "change": c.change,
                     "rule": c.rule,
                 }
                 for c in self.values
             ],
             "notes": list(self.notes),
+            "stop": None
+            if self.stop is None
+            else {
+                "n": self.stop.n,
+                "status": self.stop.status,
+                "reason": self.stop.reason,
+                "baseline_n": self.stop.baseline_n,
+                "change": self.stop.change,
+                "rule": self.stop.rule,
+            },
         }
 
     @classmethod
@@ -152,8 +204,22 @@ class ResultComparison:
                 change=Change(v["change"]),
                 p_value=None if v.get("p_value") is None else float(v["p_value"]),
                 rule=str(v.get("rule", "")),
+                samples=(int(v["samples"][0]), int(v["samples"][1])),
             )
             for v in data.get("values", ())
         )
         notes = tuple(str(note) for note in data.get("notes", ()))
-        return cls(str(data["baseline"]), bool(data["found"]), exponents, values, notes)
+        stop = data.get("stop")
+        stopped = (
+            None
+            if stop is None
+            else StopChange(
+                int(stop["n"]),
+                str(stop["status"]),
+                str(stop["reason"]),
+                int(stop["baseline_n"]),
+                Change(stop["change"]),
+                str(stop.get("rule", "")),
+            )
+        )
+        return cls(str(data["baseline"]), bool(data["found"]), exponents, values, notes, stopped)

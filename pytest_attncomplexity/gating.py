@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .baselines import Baseline, occurrence_of, result_key
+from .baselines import Baseline, numbered, occurrence_of, result_key
 from .compare import Rule, compare_result
-from .comparison import Change, ExponentChange, ResultComparison, ValueChange
+from .comparison import Change, ExponentChange, ResultComparison, StopChange, ValueChange
 from .results import NOISY_METRICS, ScalingResult
 from .units import format_value
 
@@ -21,11 +21,12 @@ class BaselineGate:
     rules: tuple[Rule, ...]
     differences: Sequence[str] = ()  # where the baseline was measured, against now (a warning when not empty)
 
-    def compare_test(self, results: Sequence[ScalingResult]) -> tuple[list[str], list[str]]:
+    def compare_test(self, results: Sequence[ScalingResult], *, retime: bool = True) -> tuple[list[str], list[str]]:
         """Compare each result of one test with its baseline entry (and keep the comparison on the result).
 
         Returns the failure messages of the regressions and those of the inconclusive changes. A time change that
-        is inconclusive is measured again first (as a verdict is), when the result can be.
+        is inconclusive is measured again first (as a verdict is), when the result can be and ``retime`` allows
+        (not for a test that failed already).
         """
         entries = self.baseline.entries()
         regressions: list[str] = []
@@ -34,7 +35,7 @@ class BaselineGate:
             key = result_key(result, occurrence_of(result, results))
             entry = entries.get(key)
             comparison = compare_result(result, entry, self.rules, self.baseline.name)
-            if entry is not None and _noisy_inconclusive(comparison) and result.retimer is not None:
+            if retime and entry is not None and _noisy_inconclusive(comparison) and result.retimer is not None:
                 extra = result.retimer(result, "time")
                 if extra:
                     result.extend_samples("time", extra)
@@ -62,7 +63,9 @@ class BaselineGate:
         """Baseline entries that no result of this run matched (deselected, renamed or removed tests). Read from the
         results' comparisons, so it holds on pytest-xdist's controller too, where the workers compared."""
         matched = {
-            result_key(r, occurrence_of(r, results)) for r in results if r.comparison is not None and r.comparison.found
+            result_key(result, occurrence)
+            for occurrence, result in numbered(results)
+            if result.comparison is not None and result.comparison.found
         }
         return [
             f"{nodeid} [{label}]" + (f" #{occurrence}" if occurrence > 1 else "")
@@ -82,8 +85,13 @@ class BaselineGate:
             "differences": list(self.differences),
         }
 
-    def _explain(self, result: ScalingResult, entry: ScalingResult, change: ExponentChange | ValueChange) -> str:
-        return "\n".join([f"{result.label}: {change.describe()}", *side_by_side(result, entry, change.metric)])
+    def _explain(
+        self, result: ScalingResult, entry: ScalingResult, change: ExponentChange | ValueChange | StopChange
+    ) -> str:
+        shared = [m for m in result.metrics if m in entry.metrics]
+        metric = change.metric if change.metric in shared else next(iter(shared), None)
+        table = side_by_side(result, entry, metric) if metric else []
+        return "\n".join([f"{result.label}: {change.describe()}", *table])
 
 
 def _noisy_inconclusive(comparison: ResultComparison) -> bool:

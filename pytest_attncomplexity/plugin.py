@@ -60,13 +60,16 @@ def pytest_configure(config: pytest.Config) -> None:
             require_matplotlib("--attn-scaling-plot")
         _check_output_paths(options)
         gate = open_baseline(config, options)
-    except (ValueError, PlotUnavailable) as error:
+    except (ValueError, OSError, PlotUnavailable) as error:  # OSError: a storage folder that cannot be read
         raise pytest.UsageError(f"pytest-attncomplexity: {error}") from None
-    if gate is not None and gate.differences and not hasattr(config, "workerinput"):
+    if gate is not None and gate.differences:
         shown = "; ".join(gate.differences)
-        config.issue_config_time_warning(
-            AttnScalingWarning(f"baseline {gate.baseline.name} was measured elsewhere: {shown}"), stacklevel=2
-        )
+        try:
+            config.issue_config_time_warning(
+                AttnScalingWarning(f"baseline {gate.baseline.name} was measured elsewhere: {shown}"), stacklevel=2
+            )
+        except Warning as error:  # -W error or filterwarnings = error: a usage error, not an INTERNALERROR
+            raise pytest.UsageError(f"pytest-attncomplexity: {error} (a warning turned into an error)") from None
     session = AttnScalingSession(
         options,
         verbosity=int(config.getoption("verbose") or 0),
@@ -300,11 +303,17 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
             _inconclusive(session.options.inconclusive, unsure, traceback=False)
         return outcome
     except InconclusiveExponent as error:  # from assert_exponent in the body: the traceback shows the test's line
+        if session.gate is not None and not compared:
+            # A regression is a failure whatever --attn-inconclusive does with the body's own undecided claim.
+            compared = True
+            regressions, inconclusive = session.gate.compare_test(session.results_of(item.nodeid))
+            if regressions:
+                pytest.fail(f"{error}\n\n{session.gate.message(regressions, inconclusive)}", pytrace=False)
         _inconclusive(session.options.inconclusive, error, traceback=True)
         raise
     finally:
         if session.gate is not None and not compared:  # the body failed: its results are still compared, for the report
-            session.gate.compare_test(session.results_of(item.nodeid))
+            session.gate.compare_test(session.results_of(item.nodeid), retime=False)
         _record_properties(item, session.results_of(item.nodeid))
 
 

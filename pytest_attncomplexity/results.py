@@ -202,10 +202,12 @@ class ScalingResult:
     def exponent(self, metric: str) -> float:
         return self.fit(metric).exponent
 
-    def fit_on(self, metric: str, sizes: Sequence[int]) -> Fit:
-        """The fit of ``metric`` over the measured points at ``sizes`` only: two runs compared on the same sizes."""
+    def fit_on(self, metric: str, sizes: Sequence[int], *, trim: bool = True) -> Fit:
+        """The fit of ``metric`` over the measured points at ``sizes`` only (two runs compared on the same sizes);
+        ``trim=False`` keeps every one of them, even where a fixed per-call cost dominates time."""
         wanted = set(sizes)
-        return _fit_points(metric, tuple((p.n, p.value) for p in self._measured(metric) if p.n in wanted))
+        pairs = tuple((p.n, p.value) for p in self._measured(metric) if p.n in wanted)
+        return _fit_points(metric, pairs, trim)
 
     def point_at(self, metric: str, n: int) -> Point | None:
         """The measured point of ``metric`` at N = ``n``, if there is one."""
@@ -365,12 +367,12 @@ class ScalingResult:
 
 
 @functools.lru_cache(maxsize=1024)
-def _fit_points(metric: str, points: tuple[tuple[int, float], ...]) -> Fit:
+def _fit_points(metric: str, points: tuple[tuple[int, float], ...], trim: bool = True) -> Fit:
     """The fit of these (N, value) pairs, computed once for the same pairs: new samples give new values."""
     return fit_power_law(
         [n for n, _ in points],
         [value for _, value in points],
         metric,
-        trim_overhead=metric == "time",
+        trim_overhead=trim and metric == "time",
         max_overhead=MAX_CALL_OVERHEAD_S,
     )

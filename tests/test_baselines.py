@@ -102,9 +102,11 @@ def test_truncated_foreign_and_future_files_are_refused_by_name(tmp_path):
 def test_runs_saving_at_once_never_overwrite_each_other(tmp_path):
     errors: list[BaseException] = []
 
+    names = ["main", "pr-1"]  # names differ: the number is what must not be shared
+
     def save(index: int) -> None:
         try:
-            save_baseline(tmp_path, KEY, "main", _document(1.0 + index / 10))
+            save_baseline(tmp_path, KEY, names[index % 2], _document(1.0 + index / 10))
         except BaseException as error:  # pragma: no cover - the assertion below shows it
             errors.append(error)
 
@@ -116,6 +118,7 @@ def test_runs_saving_at_once_never_overwrite_each_other(tmp_path):
     assert not errors
     saved = saved_baselines(tmp_path / KEY)
     assert len(saved) == 8
+    assert sorted(p.name[:4] for p in saved) == [f"{n:04d}" for n in range(1, 9)]  # eight saves, eight numbers
     exponents = sorted(round(load_baseline(p).results[0].exponent("memory"), 1) for p in saved)
     assert exponents == [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]  # eight saves, eight distinct files
 

@@ -9,6 +9,7 @@ import pytest
 from pytest_attncomplexity import Environment, Point, ScalingResult
 from pytest_attncomplexity.compare import compare_result, parse_rules, rule_for
 from pytest_attncomplexity.comparison import Change, ResultComparison
+from pytest_attncomplexity.results import Halt
 
 SIZES = (256, 512, 1024, 2048)
 ENV = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward")
@@ -140,3 +141,55 @@ def test_a_comparison_survives_its_json_form():
     result.comparison = compare_result(result, _memory(1.0), parse_rules("exponent:0.3,value:10%"), "0001_main")
     again = ScalingResult.from_json(result.to_json())
     assert again.comparison == result.comparison
+
+
+def test_running_out_of_memory_where_the_baseline_did_not_is_a_regression():
+    before = _memory(1.0)
+    now = _memory(2.0, sizes=(256, 512))
+    now.points["memory"] = (*now.points["memory"], Point(1024, (), "oom", "out of memory"))
+    now.halt = Halt(1024, "oom", "out of memory")
+    comparison = compare_result(now, before, parse_rules("exponent:0.3"), "b")
+    assert comparison.exponents == ()  # 2 shared sizes: no exponent to compare...
+    assert comparison.stop is not None and comparison.stop.change == Change.REGRESSED  # ...but the stop says it
+    assert "ran out of memory at N=1024 (out of memory), where the baseline measured up to N=2048" in (
+        comparison.stop.describe()
+    )
+    skipped = _memory(1.0, sizes=(256, 512, 1024))
+    skipped.halt = Halt(2048, "skipped", "over the RAM guard")
+    assert compare_result(skipped, before, parse_rules("exponent:0.3"), "b").stop.change == Change.INCONCLUSIVE
+    assert compare_result(now, before, (), "b").stop.change == Change.NOT_GATED
+    assert ScalingResult.from_json(now.to_json()).halt == now.halt
+
+
+def test_both_runs_leave_out_the_same_overhead_dominated_sizes():
+    # The same N² work; the per-call cost fell from 110 µs (over the trimming cap: kept) to 12 µs (trimmed).
+    sizes = (128, 256, 512, 1024, 2048)
+
+    def timed(overhead: float) -> ScalingResult:
+        points = tuple(Point(n, (overhead + 2e-10 * n**2,) * 3) for n in sizes)
+        return ScalingResult("attn", ENV, {"time": points}, nodeid="t.py::test")
+
+    before, now = timed(110e-6), timed(12e-6)
+    assert now.fit("time").overhead_sizes and not before.fit("time").overhead_sizes
+    (change,) = compare_result(now, before, parse_rules("time:0.3"), "b").exponents
+    assert change.sizes == sizes[len(now.fit("time").overhead_sizes) :]  # the sizes both were fitted on
+    assert change.change != Change.REGRESSED  # a lower overhead is no steeper growth
+
+
+def test_three_shared_sizes_can_make_a_rise_inconclusive_at_most():
+    sizes = (256, 512, 1024)
+    (change,) = compare_result(
+        _memory(2.0, sizes=sizes), _memory(1.0, sizes=sizes), parse_rules("memory:0.3"), "b"
+    ).exponents
+    assert change.delta == pytest.approx(1.0) and change.change == Change.INCONCLUSIVE
+
+
+def test_a_time_value_is_never_judged_on_one_sample():
+    base = {n: 1e-9 * n**2 for n in SIZES}
+    rules = parse_rules("time-value:10%")
+    one = compare_result(_time({n: 3 * v for n, v in base.items()}, samples=1), _time(base), rules, "b").values[0]
+    assert one.change == Change.INCONCLUSIVE and one.p_value is None
+    assert "1 sample(s) on one side: no test can tell a change from noise" in one.describe()
+    five = compare_result(_time({n: 3 * v for n, v in base.items()}, samples=5), _time(base, samples=5), rules, "b")
+    assert five.values[0].change == Change.INCONCLUSIVE  # 1/252 is the smallest p 5 against 5 can give
+    assert "5 and 5 samples cannot reach p < 0.002 whatever they hold" in five.values[0].describe()

@@ -72,6 +72,19 @@ def test_loop(benchmark, n):
     benchmark(work, n)
 """
 
+UNDECIDED = """
+import os
+
+from pytest_attncomplexity.verdict import InconclusiveExponent
+from test_causal import SIZES, causal
+
+
+def test_undecided_body(attn_scaling):
+    attn_scaling(causal, sizes=SIZES, metrics=["memory"])
+    if os.environ.get("EXPLICIT_MASK"):
+        raise InconclusiveExponent("the body's own claim stayed undecided")
+"""
+
 GATE = "--attn-scaling-compare-fail=exponent:0.3,memory-value:50%,time-value:50%"
 BENCHMARK_FAST = ("--benchmark-max-time=0.05", "--benchmark-min-rounds=7")
 
@@ -79,7 +92,12 @@ BENCHMARK_FAST = ("--benchmark-max-time=0.05", "--benchmark-min-rounds=7")
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InnerSession]:
     path = tmp_path_factory.mktemp("baselines")
-    files = {"test_causal.py": CAUSAL, "test_removed.py": REMOVED_LATER, "test_bench.py": BENCHMARK_GROUP}
+    files = {
+        "test_causal.py": CAUSAL,
+        "test_removed.py": REMOVED_LATER,
+        "test_bench.py": BENCHMARK_GROUP,
+        "test_undecided.py": UNDECIDED,
+    }
     saved = run_inner_session(path, files, "--attn-scaling-save=main", *BENCHMARK_FAST)
     (path / "test_removed.py").unlink()
     summary = path / "summary.md"
@@ -122,7 +140,7 @@ def test_a_run_saves_every_result_under_the_machine_and_device(runs):
     assert saved.ret == 0, saved.stdout
     (folder,) = (saved.path / ".attn-scaling").iterdir()
     assert folder.name.endswith("-cpu")
-    baseline = saved_baselines(folder)[0]  # the parallel session below saved the next one
+    (baseline,) = saved_baselines(folder)
     assert baseline.name == "0001_main.json"
     saved.out.fnmatch_lines([f"attention scaling baseline saved to {baseline}"])
     document = json.loads(baseline.read_text())
@@ -133,6 +151,7 @@ def test_a_run_saves_every_result_under_the_machine_and_device(runs):
         "test_causal.py::test_causal",
         "test_removed.py::test_removed_later",
         "test_bench.py::test_loop",  # the pytest-benchmark group, under its id without the size
+        "test_undecided.py::test_undecided_body",
     }
     assert all(r["outcome"] == "passed" for r in document["results"])
     assert all(samples for r in document["results"] for m in r["metrics"].values() for samples in m["samples"])
@@ -156,7 +175,7 @@ def test_unchanged_code_passes_the_comparison_and_every_report_shows_it(runs):
             "  flops exponent 2.000 * -> 2.000 *: unchanged (exponent:0.3)",
             "  memory at N=2048: * -> * (x1.000): unchanged (memory-value:50%)",
             "in the baseline, not run now: test_removed.py::test_removed_later [sdpa_attention]",
-            "changes: 5 unchanged, 1 not gated, 1 new",
+            "changes: 7 unchanged, 1 not gated, 1 new",
         ]
     )
     document = json.loads((same.path / "same.json").read_text())
@@ -195,7 +214,22 @@ def test_an_explicit_mask_fails_the_test_with_a_memory_exponent_regression(runs)
     causal = next(r for r in document["results"] if r["nodeid"] == "test_causal.py::test_causal")
     assert causal["outcome"] == "failed"
     assert causal["comparison"]["exponents"][0]["change"] == "regressed"
-    assert document["comparison"]["counts"]["regressed"] == 3  # memory exponent and value; the group's time
+    assert document["comparison"]["counts"]["regressed"] == 5  # memory exponent and value twice; the group's time
+
+
+def test_a_regression_fails_the_test_even_when_its_body_was_undecided(runs):
+    masked = runs["masked"]
+    assert masked.outcomes()["test_undecided.py::test_undecided_body"] == "failed"
+    masked.out.fnmatch_lines(
+        [
+            "*_ test_undecided_body _*",
+            "the body's own claim stayed undecided",
+            "",
+            "regressed against baseline 0001_main (saved *):",
+            "",
+            "causal: memory exponent * -> 1.*: regressed (exponent:0.3)",
+        ]
+    )
 
 
 def test_a_benchmark_group_4x_slower_fails_its_last_member(runs):
@@ -264,7 +298,7 @@ def test_the_save_name_is_checked_at_start_up(pytester: pytest.Pytester):
     assert not Path(pytester.path, "..", ".attn-scaling").exists()
 
 
-def test_under_xdist_workers_compare_and_the_controller_reports_and_saves_once(runs):
+def test_under_xdist_workers_compare_and_the_controller_reports_once(runs):
     parallel = runs["parallel"]
     assert parallel.ret == 1, parallel.stdout
     parallel.out.fnmatch_lines(
@@ -278,6 +312,28 @@ def test_under_xdist_workers_compare_and_the_controller_reports_and_saves_once(r
     causal = next(r for r in document["results"] if r["nodeid"] == "test_causal.py::test_causal")
     assert causal["outcome"] == "failed" and causal["comparison"]["exponents"][0]["change"] == "regressed"
     assert document["comparison"]["baseline"] == "0001_main" and document["comparison"]["counts"]["regressed"] >= 2
+    # The controller decides about saving, once: a run that regressed does not become the next reference.
     folder = next((parallel.path / ".attn-scaling").iterdir())
-    assert [p.name for p in saved_baselines(folder)] == ["0001_main.json", "0002_parallel.json"]
-    assert parallel.stdout.count("baseline saved to") == 1
+    assert [p.name for p in saved_baselines(folder)] == ["0001_main.json"]
+    parallel.out.fnmatch_lines(["attention scaling: no baseline saved: * change(s) regressed against the baseline*"])
+    assert parallel.stdout.count("no baseline saved") == 1
+
+
+def test_a_storage_path_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makefile(".txt", storage="not a folder")
+    result = pytester.runpytest_inprocess("--attn-scaling-save=main", "--attn-scaling-storage=storage.txt")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-attncomplexity: --attn-scaling-storage=* cannot be used: * is a file"])
+
+
+def test_a_warning_turned_into_an_error_is_a_usage_error_not_an_internal_error(pytester: pytest.Pytester, runs):
+    folder = next((runs["saved"].path / ".attn-scaling").iterdir())
+    document = json.loads((folder / "0001_main.json").read_text())
+    document["environment"]["device_name"] = "another CPU"
+    other = pytester.path / "0001_other.json"
+    other.write_text(json.dumps(document))
+    pytester.makepyfile(test_a="def test_a(): pass")
+    result = pytester.runpytest_inprocess("-W", "error", f"--attn-scaling-compare={other}", "--attn-device=cpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-attncomplexity: baseline 0001_other was measured elsewhere: device: *"])
+    assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
