@@ -333,7 +333,10 @@ def test_a_warning_turned_into_an_error_is_a_usage_error_not_an_internal_error(p
     other = pytester.path / "0001_other.json"
     other.write_text(json.dumps(document))
     pytester.makepyfile(test_a="def test_a(): pass")
-    result = pytester.runpytest_inprocess("-W", "error", f"--attn-scaling-compare={other}", "--attn-device=cpu")
+    # Our warning only: a plain -W error in this process also trips over pytest's own warning that the plugin was
+    # imported before the inner run could rewrite its asserts.
+    as_error = "error::pytest_attncomplexity.errors.AttnScalingWarning"
+    result = pytester.runpytest_inprocess("-W", as_error, f"--attn-scaling-compare={other}", "--attn-device=cpu")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: pytest-attncomplexity: baseline 0001_other was measured elsewhere: device: *"])
     assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
