@@ -21,6 +21,7 @@ from .commit import commit_info
 from .comparison import Change
 from .config import PluginOptions
 from .gating import BaselineGate, count_changes
+from .paths import blocking_file
 from .report.files import ReportFiles, SessionState
 
 # pytest-xdist hands workers the controller's choice under this key of ``workerinput``.
@@ -63,7 +64,7 @@ def open_baseline(config: Any, options: PluginOptions) -> BaselineGate | None:
 
 def _check_storage(storage: Path) -> None:
     """A storage path that cannot hold folders is found at start-up, not when the run ends and saves."""
-    blocking = next((p for p in (storage, *storage.parents) if p.exists() and not p.is_dir()), None)
+    blocking = blocking_file(storage)
     if blocking is not None:
         raise ValueError(f"--attn-scaling-storage={str(storage)!r} cannot be used: {str(blocking)!r} is a file")
 

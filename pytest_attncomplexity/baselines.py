@@ -11,6 +11,7 @@ hidden temporary file and an unused number, never a half-written baseline.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .nodeids import plain_nodeid
+from .report.json import results_document
 from .results import ScalingResult
 
 SCHEMA = "pytest-attncomplexity-baseline"
@@ -83,6 +85,7 @@ class Baseline:
     def describe(self) -> str:
         return f"{self.name} (saved {self.saved}{commit_phrase(self.commit)})"
 
+    @functools.cached_property
     def entries(self) -> dict[tuple[str, str, int], ScalingResult]:
         """Each result under (test, label, occurrence): the key a result of this run is matched with."""
         return {result_key(result, index): result for index, result in numbered(self.results)}
@@ -112,24 +115,15 @@ def numbered(results: Sequence[ScalingResult]) -> list[tuple[int, ScalingResult]
     return numbered
 
 
-def occurrence_of(result: ScalingResult, results: Sequence[ScalingResult]) -> int:
-    """Which sweep of its label in its test ``result`` is (1 for the first), among ``results`` of that test."""
-    same = [r for r in results if r.label == result.label and plain_nodeid(r.nodeid) == plain_nodeid(result.nodeid)]
-    return next(i for i, r in enumerate(same, start=1) if r is result)
-
-
 def baseline_document(
     results: Sequence[ScalingResult],
     outcomes: Mapping[str, str],
     environment: Mapping[str, Any],
     commit: Mapping[str, Any],
 ) -> dict[str, Any]:
-    entries = []
-    for result in results:
-        entry = result.to_json()
+    entries = results_document(results, outcomes=outcomes)["results"]
+    for entry in entries:
         entry["comparison"] = None  # what this run was compared with is not part of what it measured
-        entry["outcome"] = outcomes.get(result.nodeid)
-        entries.append(entry)
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,

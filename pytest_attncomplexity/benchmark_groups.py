@@ -23,7 +23,7 @@ import pytest
 
 from .claims import MARKER, Claims, check_claims, parse_claims
 from .machine import torch_machine_info
-from .pytest_compat import skip_at_test_line
+from .pytest_compat import short_reason, skip_at_test_line
 from .report.tables import points_table
 from .results import FAILED, MIN_FIT_POINTS, NOT_RUN, SKIPPED, Environment, Point, ScalingResult
 from .verdict import InconclusiveExponent
@@ -558,8 +558,5 @@ def _point_of_failure(n: int, error: BaseException) -> Point:
 
 
 def _reason(report: pytest.TestReport) -> str:
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = str(crash.message) if crash is not None else report.longreprtext.strip()
-    return (text.splitlines() or [""])[0][:300]
+    """The first line of why a member did not run, for its point."""
+    return (short_reason(report).removeprefix("Skipped: ").splitlines() or [""])[0][:300]

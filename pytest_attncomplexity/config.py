@@ -346,7 +346,7 @@ OPTIONS: tuple[Option, ...] = (
         "compare",
         "compare every result with a saved baseline: this machine and device's latest (no value), a name, a number "
         "or a path",
-        lambda text, source: text.strip() or LATEST,
+        lambda text, source: text.strip(),
         "NAME|PATH",
         const=LATEST,
     ),

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .baselines import Baseline, numbered, occurrence_of, result_key
+from .baselines import Baseline, numbered, result_key
 from .compare import Rule, compare_result
 from .comparison import Change, ExponentChange, ResultComparison, StopChange, ValueChange
 from .results import NOISY_METRICS, ScalingResult
@@ -28,19 +28,14 @@ class BaselineGate:
         is inconclusive is measured again first (as a verdict is), when the result can be and ``retime`` allows
         (not for a test that failed already).
         """
-        entries = self.baseline.entries()
+        entries = self.baseline.entries
         regressions: list[str] = []
         inconclusive: list[str] = []
-        for result in results:
-            key = result_key(result, occurrence_of(result, results))
-            entry = entries.get(key)
+        for occurrence, result in numbered(results):
+            entry = entries.get(result_key(result, occurrence))
             comparison = compare_result(result, entry, self.rules, self.baseline.name)
-            if retime and entry is not None and _noisy_inconclusive(comparison) and result.retimer is not None:
-                extra = result.retimer(result, "time")
-                if extra:
-                    result.extend_samples("time", extra)
-                    result.remeasured += 1
-                    comparison = compare_result(result, entry, self.rules, self.baseline.name)
+            if retime and entry is not None and _noisy_inconclusive(comparison) and result.retime("time"):
+                comparison = compare_result(result, entry, self.rules, self.baseline.name)
             result.comparison = comparison
             if entry is None:
                 continue
@@ -69,7 +64,7 @@ class BaselineGate:
         }
         return [
             f"{nodeid} [{label}]" + (f" #{occurrence}" if occurrence > 1 else "")
-            for (nodeid, label, occurrence) in self.baseline.entries()
+            for (nodeid, label, occurrence) in self.baseline.entries
             if (nodeid, label, occurrence) not in matched
         ]
 

@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 
 from .baseline_session import BASELINE_PATH_KEY, BaselineStore, open_baseline
+from .baselines import numbered
 from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import OPTIONS, PluginOptions
 from .errors import AttnScalingWarning, DeviceUnavailable
 from .fit import FitError
 from .gating import BaselineGate
 from .machine import machine_info
+from .paths import blocking_file
 from .progress_printer import ProgressPrinter
-from .pytest_compat import skip_at_test_line
+from .pytest_compat import short_reason, skip_at_test_line
 from .report.changes import format_comparison
 from .report.files import ReportFiles, SessionState
 from .report.plot import PlotUnavailable, require_matplotlib
@@ -70,13 +72,14 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         except Warning as error:  # -W error or filterwarnings = error: a usage error, not an INTERNALERROR
             raise pytest.UsageError(f"pytest-attncomplexity: {error} (a warning turned into an error)") from None
+    worker = hasattr(config, "workerinput")  # a pytest-xdist worker
     session = AttnScalingSession(
         options,
         verbosity=int(config.getoption("verbose") or 0),
-        worker=hasattr(config, "workerinput"),
+        worker=worker,
         machine_info=functools.partial(machine_info, config),
         gate=gate,
-        baselines=BaselineStore(config, options) if options.save or options.autosave else None,
+        baselines=BaselineStore(config, options) if (options.save or options.autosave) and not worker else None,
     )
     config.stash[STATE_KEY] = session
     config.pluginmanager.register(session, "attncomplexity-session")
@@ -104,7 +107,7 @@ def _check_output_paths(options: PluginOptions) -> None:
         ("--attn-scaling-plot", options.plot_dir),
     ):
         if path:
-            blocking = next((p for p in Path(path).absolute().parents if p.exists() and not p.is_dir()), None)
+            blocking = blocking_file(Path(path).absolute().parent)
             if blocking is not None:
                 raise ValueError(f"{flag}={path!r} cannot be written: {str(blocking)!r} is a file, not a directory")
 
@@ -161,13 +164,13 @@ class AttnScalingSession:
         if outcome is not None and (report.when == "call" or outcome != "passed"):
             self.outcomes[report.nodeid] = outcome
             if outcome != "passed":
-                self.messages[report.nodeid] = _short_reason(report)
+                self.messages[report.nodeid] = short_reason(report)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.files.test_finished(self.state, nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.baselines is not None and not self.worker:
+        if self.baselines is not None:
             self.baselines.save(self.state, int(session.exitstatus), self.files)
         self.files.session_finished(self.state, int(session.exitstatus))
         # A CI job must not pass while its report is missing.
@@ -188,26 +191,17 @@ class AttnScalingSession:
             terminalreporter.write_line(self.setup_line)
             for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
                 terminalreporter.write_line(line)
-        comparison = self.files.comparison(self.state)
-        if comparison is not None and not self.worker:
+        comparison = self.files.comparison(self.state)  # None on a worker: its ReportFiles has no gate
+        if comparison is not None:
             terminalreporter.write_sep("=", "attention scaling: baseline comparison")
-            for line in format_comparison(self.results, comparison):
-                terminalreporter.write_line(line, red=line.startswith("  ") and "regressed" in line)
+            for change, line in format_comparison(self.results, comparison):
+                terminalreporter.write_line(line, red=change == "regressed")
         for line in self.files.written:
             terminalreporter.write_line(f"attention scaling {line}")
         for notice in self.files.notices:
             terminalreporter.write_line(f"attention scaling: {notice}", yellow=True)
         for problem in self.files.problems:
             terminalreporter.write_line(f"attention scaling: {problem}", red=True)
-
-
-def _short_reason(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message)
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
-        return str(report.longrepr[2])
-    return report.longreprtext.strip()[-2000:]
 
 
 def _outcome_of(report: pytest.TestReport) -> str | None:
@@ -264,9 +258,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     problem = None
     try:
-        item.stash[CLAIMS_KEY] = parse_claims(marker.args, marker.kwargs)
+        claims = item.stash[CLAIMS_KEY] = parse_claims(marker.args, marker.kwargs)
     except ValueError as error:
         problem = f"{item.nodeid}: {error}"
+    else:
+        if claims.param is not None and not item.config.pluginmanager.hasplugin("benchmark"):
+            # The group's fit comes from pytest-benchmark: without it the claim would pass unchecked.
+            problem = (
+                f"{item.nodeid}: {claims.describe()} fits pytest-benchmark's timings, but pytest-benchmark is not "
+                "active in this run (-p no:benchmark?)"
+            )
     if problem is not None:  # outside the except block: no "during handling of the above exception" in the output
         pytest.fail(problem, pytrace=False)
 
@@ -277,44 +278,57 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     become junit properties. A miss or a regression fails the test with its numbers (no traceback into the plugin);
     an inconclusive one fails it too (it is an AssertionError), or skips or xfails it as configured."""
     session = item.config.stash[STATE_KEY]
-    compared = False
+    undecided: InconclusiveExponent | None = None
     try:
         outcome = yield
-        failures: list[str] = []
-        unsure: InconclusiveExponent | None = None
-        claims = item.stash.get(CLAIMS_KEY, None)
-        if claims is not None and claims.param is None:  # with param=, the group's fit is checked (benchmark_groups)
-            try:
-                check_claims(session.results_of(item.nodeid), claims)
-            except InconclusiveExponent as error:
-                unsure = error
-            except AssertionError as error:
-                failures.append(str(error))
-        if session.gate is not None:
-            compared = True
-            regressions, inconclusive = session.gate.compare_test(session.results_of(item.nodeid))
-            if regressions:
-                failures.append(session.gate.message(regressions, inconclusive))
-            elif inconclusive and unsure is None:
-                unsure = InconclusiveExponent(session.gate.message([], inconclusive))
-        if failures:
-            pytest.fail("\n\n".join(failures), pytrace=False)
-        if unsure is not None:
-            _inconclusive(session.options.inconclusive, unsure, traceback=False)
-        return outcome
-    except InconclusiveExponent as error:  # from assert_exponent in the body: the traceback shows the test's line
-        if session.gate is not None and not compared:
-            # A regression is a failure whatever --attn-inconclusive does with the body's own undecided claim.
-            compared = True
-            regressions, inconclusive = session.gate.compare_test(session.results_of(item.nodeid))
-            if regressions:
-                pytest.fail(f"{error}\n\n{session.gate.message(regressions, inconclusive)}", pytrace=False)
-        _inconclusive(session.options.inconclusive, error, traceback=True)
+    except InconclusiveExponent as error:  # assert_exponent in the body: checked with the rest below
+        undecided = error
+    except BaseException:
+        results = session.results_of(item.nodeid)
+        if session.gate is not None:  # a failed body's results are still compared, for the reports
+            session.gate.compare_test(results, retime=False)
+        _record_properties(item, results)
         raise
+    results = session.results_of(item.nodeid)
+    try:
+        _check_after_body(item, session, results, undecided)
     finally:
-        if session.gate is not None and not compared:  # the body failed: its results are still compared, for the report
-            session.gate.compare_test(session.results_of(item.nodeid), retime=False)
-        _record_properties(item, session.results_of(item.nodeid))
+        _record_properties(item, results)
+    return outcome
+
+
+def _check_after_body(
+    item: pytest.Item,
+    session: AttnScalingSession,
+    results: list[ScalingResult],
+    undecided: InconclusiveExponent | None,
+) -> None:
+    """The marker's claims and the baseline comparison. A regression is a failure whatever --attn-inconclusive does
+    with an undecided claim, the body's own included."""
+    failures: list[str] = []
+    unsure = undecided
+    claims = item.stash.get(CLAIMS_KEY, None)
+    if claims is not None and claims.param is None:  # with param=, the group's fit is checked (benchmark_groups)
+        try:
+            check_claims(results, claims)
+        except InconclusiveExponent as error:
+            unsure = unsure or error
+        except AssertionError as error:
+            failures.append(str(error))
+    if session.gate is not None:
+        regressions, inconclusive = session.gate.compare_test(results)
+        if regressions:
+            failures.append(session.gate.message(regressions, inconclusive))
+        elif inconclusive and unsure is None:
+            unsure = InconclusiveExponent(session.gate.message([], inconclusive))
+    if failures:
+        if undecided is not None:
+            failures.insert(0, str(undecided))
+        pytest.fail("\n\n".join(failures), pytrace=False)
+    if unsure is not None:
+        # The body's own exception keeps its traceback, which points at the test's line.
+        _inconclusive(session.options.inconclusive, unsure, traceback=unsure is undecided)
+        raise unsure
 
 
 def _inconclusive(policy: str, error: InconclusiveExponent, *, traceback: bool) -> None:
@@ -330,11 +344,9 @@ def _inconclusive(policy: str, error: InconclusiveExponent, *, traceback: bool) 
 
 def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:
     """``attn_scaling.<label>.<metric>.exponent`` (and its CI and class) for --junitxml."""
-    seen: dict[str, int] = {}
-    for result in results:
-        seen[result.label] = seen.get(result.label, 0) + 1
+    for occurrence, result in numbered(results):
         # The same function swept twice in one test: label, label#2, ...
-        name = result.label if seen[result.label] == 1 else f"{result.label}#{seen[result.label]}"
+        name = result.label if occurrence == 1 else f"{result.label}#{occurrence}"
         for metric in result.metrics:
             prefix = f"attn_scaling.{name}.{metric}"
             try:

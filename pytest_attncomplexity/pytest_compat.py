@@ -41,3 +41,13 @@ def terminal_width(terminal: Any) -> int:
 def skip_at_test_line(reason: str) -> BaseException:
     """A skip to raise from the plugin that pytest reports at the test's line, not at the line that raised it."""
     return pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def short_reason(report: pytest.TestReport) -> str:
+    """Why a test failed, errored or was skipped, in a line or a few: the crash's message, or a skip's reason."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
+        return str(report.longrepr[2])
+    return report.longreprtext.strip()[-2000:]

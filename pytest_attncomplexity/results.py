@@ -220,14 +220,22 @@ class ScalingResult:
         more with a larger budget and its samples were added.
         """
         verdict = judge(self.fit(metric), expected, tol)
-        if verdict.outcome == Outcome.INCONCLUSIVE and metric in NOISY_METRICS and self.retimer is not None:
-            extra = self.retimer(self, metric)
-            if extra:
-                self.extend_samples(metric, extra)
-                self.remeasured += 1
-                verdict = judge(self.fit(metric), expected, tol)
+        if verdict.outcome == Outcome.INCONCLUSIVE and self.retime(metric):
+            verdict = judge(self.fit(metric), expected, tol)
         self.checks.append(verdict)
         return verdict
+
+    def retime(self, metric: str) -> bool:
+        """Time the measured sizes once more through the retimer and add the samples (a noisy metric that left a
+        judgment undecided); whether samples were added."""
+        if metric not in NOISY_METRICS or self.retimer is None:
+            return False
+        extra = self.retimer(self, metric)
+        if not extra:
+            return False
+        self.extend_samples(metric, extra)
+        self.remeasured += 1
+        return True
 
     def assert_exponent(self, metric: str, expected: float, tol: float = DEFAULT_TOL) -> Fit:
         """Pass when the measured exponent of ``metric`` lies within ``expected ± tol``.

@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .nodeids import plain_nodeid
 from .results import ScalingResult
 from .worker_gpu import choose_gpu, cuda_driver_loaded, describe_plan, environment_visible, pin
 
 if TYPE_CHECKING:
     from .plugin import AttnScalingSession
 
-__all__ = ["RESULTS_ATTRIBUTE", "TIMING_LOCK_SWITCH", "XdistSupport", "plain_nodeid"]
+__all__ = ["RESULTS_ATTRIBUTE", "TIMING_LOCK_SWITCH", "XdistSupport"]
 
 RESULTS_ATTRIBUTE = "attn_scaling_results"  # on a worker's TestReport: [ScalingResult.to_json(), ...]
 TIMING_LOCK_INPUT = "attncomplexity_timing_lock"  # in node.workerinput: the lock file's path

@@ -53,7 +53,7 @@ def test_saves_are_numbered_and_the_latest_is_the_highest(tmp_path):
 def test_a_loaded_baseline_holds_the_results_and_where_they_ran(tmp_path):
     baseline = load_baseline(save_baseline(tmp_path, KEY, "main", _document(2.0)))
     assert baseline.name == "0001_main" and baseline.environment["key"] == KEY
-    ((key, result),) = baseline.entries().items()
+    ((key, result),) = baseline.entries.items()
     assert key == ("t.py::test_a", "sdpa", 1)
     assert result.exponent("memory") == pytest.approx(2.0)
     assert baseline.describe().startswith("0001_main (saved 20") and baseline.describe().endswith(", commit abc123)")

@@ -539,3 +539,24 @@ def test_machine_info_without_pytest_benchmark_has_the_same_keys_and_torch(pytes
     described = machine_info(pytestconfig)  # through pytest-benchmark's hooks, with this plugin's keys
     assert set(fallback) <= set(described)
     assert described["torch_version"] == torch.__version__
+
+
+def test_a_group_claim_without_pytest_benchmark_is_an_error_not_a_silent_pass(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        test_group="""
+        import pytest
+
+        @pytest.mark.attn_scaling(param="n", time=2)
+        @pytest.mark.parametrize("n", [64, 128, 256])
+        def test_sized(n):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:benchmark")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_sized*: @pytest.mark.attn_scaling(param='n', time=2, tol=0.2) fits pytest-benchmark's timings, but "
+            "pytest-benchmark is not active in this run (-p no:benchmark?)"
+        ]
+    )

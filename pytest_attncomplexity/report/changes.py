@@ -32,17 +32,17 @@ def counts_phrase(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{counts[name]} {name}" for name in order if counts.get(name)) or "nothing compared"
 
 
-def format_comparison(results: Sequence[ScalingResult], summary: Mapping[str, Any]) -> list[str]:
-    """The terminal's comparison section: the baseline, what differs, each result's changes, what did not run."""
+def format_comparison(results: Sequence[ScalingResult], summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The terminal's comparison section as (change, line): the baseline, what differs, each result's changes, what
+    did not run. ``change`` is the line's kind of change ("" for the others), for its colour."""
     rules = ", ".join(summary["rules"]) or "none: changes are reported, never failures (--attn-scaling-compare-fail)"
-    lines = [f"compared with {describe_baseline(summary)}", f"rules: {rules}"]
-    lines += [f"measured elsewhere: {difference}" for difference in summary["differences"]]
+    lines = [("", f"compared with {describe_baseline(summary)}"), ("", f"rules: {rules}")]
+    lines += [("", f"measured elsewhere: {difference}") for difference in summary["differences"]]
     for result in results:
         changes = change_lines(result)
         if changes:
-            lines.append(f"{result.nodeid} [{result.label}]")
-            lines += [f"  {text}" for _, text in changes]
-    for missing in summary["missing"]:
-        lines.append(f"in the baseline, not run now: {missing}")
-    lines.append(f"changes: {counts_phrase(summary['counts'])}")
+            lines.append(("", f"{result.nodeid} [{result.label}]"))
+            lines += [(change, f"  {text}") for change, text in changes]
+    lines += [("", f"in the baseline, not run now: {missing}") for missing in summary["missing"]]
+    lines.append(("", f"changes: {counts_phrase(summary['counts'])}"))
     return lines

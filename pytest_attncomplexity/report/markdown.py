@@ -60,10 +60,11 @@ def _comparison_table(results: Sequence[ScalingResult], comparison: Mapping[str,
         "",
         f"Compared with {_cell(describe_baseline(comparison))}: {_cell(counts_phrase(comparison['counts']))}",
         *(f"- measured elsewhere: {_cell(difference)}" for difference in comparison["differences"]),
-        "",
-        "| test | result | change | details |",
-        "| --- | --- | --- | --- |",
+        *(f"- in the baseline, not run now: <code>{_cell(missing)}</code>" for missing in comparison["missing"]),
     ]
+    if not any(change_lines(result) for result in results):
+        return lines
+    lines += ["", "| test | result | change | details |", "| --- | --- | --- | --- |"]
     for result in results:
         for change, text in change_lines(result):
             icon = {"regressed": "❌ ", "inconclusive": "⚠️ ", "improved": "✅ "}.get(change, "")
