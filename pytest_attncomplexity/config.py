@@ -27,6 +27,8 @@ DEFAULT_SEED = 0
 DEFAULT_THREADS = 1  # one intra-op thread times without bias beside other load (docs/precision.md)
 DEFAULT_TIME_BUDGET = 3.0  # seconds of timed calls per sweep
 DEFAULT_RAM_GUARD = 0.8  # share of the host's available memory a sweep may take
+# The backends sdpa_backend= pins through torch.nn.attention.sdpa_kernel (measure/kernels.py maps them).
+SDPA_BACKENDS: tuple[str, ...] = ("math", "flash", "efficient", "cudnn")
 
 
 def validate_device(device: object) -> str:
@@ -38,6 +40,14 @@ def validate_device(device: object) -> str:
         if name.startswith("cuda:") and name[5:].isdigit():
             return name
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:INDEX', got {device!r}")
+
+
+def validate_sdpa_backend(backend: object) -> str | None:
+    """None (PyTorch chooses) or one of SDPA_BACKENDS."""
+    if backend is None or (isinstance(backend, str) and backend in SDPA_BACKENDS):
+        return backend
+    choices = ", ".join(repr(b) for b in SDPA_BACKENDS)
+    raise ValueError(f"sdpa_backend must be one of {choices}, or None to let PyTorch choose; got {backend!r}")
 
 
 def validate_metrics(metrics: object) -> tuple[str, ...]:
@@ -115,9 +125,11 @@ class SweepConfig:
     # A lock file the timing takes turns on with other processes (pytest-xdist workers); None: no turns. A GPU's
     # timing takes turns on a file of its own beside it (measure/timing_lock.py).
     timing_lock: str | None = None
+    sdpa_backend: str | None = None  # pinned around every call of the sweep; None: PyTorch chooses
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
+        validate_sdpa_backend(self.sdpa_backend)
         object.__setattr__(self, "metrics", validate_metrics(self.metrics))
         object.__setattr__(self, "device", validate_device(self.device))
         if self.mode not in MODES:

@@ -9,6 +9,11 @@ class DeviceUnavailable(RuntimeError):
     """The requested device does not exist here (``device="cuda"`` without a GPU): the test is skipped."""
 
 
+class BackendUnavailable(RuntimeError):
+    """The SDPA backend pinned with ``sdpa_backend=`` cannot run the call here: the test is skipped with PyTorch's
+    reason (a sweep that already measured smaller sizes ends there instead, as skipped points)."""
+
+
 class SweepError(RuntimeError):
     """The function under test failed at some N; the message names the N and the original exception.
 

@@ -122,6 +122,7 @@ class Environment:
     mode: str
     shape: dict[str, int] = field(default_factory=dict)
     memory_capacity: int = 0  # bytes of memory the device has (GPU memory, or the machine's RAM); 0 if unknown
+    sdpa_backend: str | None = None  # the SDPA backend pinned with sdpa_backend=; None: PyTorch chose
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,9 @@ class ScalingResult:
     remeasured: int = 0  # how many times the retimer added samples
     checks: list[Verdict] = field(default_factory=list)  # every verdict given on this result, in order
     comparison: ResultComparison | None = None  # against the baseline of --attn-scaling-compare, once compared
+    # The SDPA kernels the call ran at each N measured ("flash (CPU)", "math", ...; empty: no SDPA), read from the
+    # operators it dispatched; an N absent was not observed.
+    kernels: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -312,6 +316,8 @@ class ScalingResult:
             "metrics": metrics,
             "remeasured": self.remeasured,
             "memory_capacity": env.memory_capacity,
+            "sdpa_backend": env.sdpa_backend,
+            "kernels": {str(n): list(names) for n, names in sorted(self.kernels.items())},
             "checks": [
                 {
                     "metric": v.metric,
@@ -342,6 +348,7 @@ class ScalingResult:
             mode=str(data["mode"]),
             shape={str(k): int(v) for k, v in dict(data.get("shape") or {}).items()},
             memory_capacity=int(data.get("memory_capacity") or 0),
+            sdpa_backend=None if data.get("sdpa_backend") is None else str(data["sdpa_backend"]),
         )
         points: dict[str, tuple[Point, ...]] = {}
         for metric, entry in dict(data["metrics"]).items():
@@ -358,6 +365,7 @@ class ScalingResult:
             nodeid=str(data.get("nodeid", "")),
             halt=None if halt is None else Halt(int(halt["n"]), halt["status"], str(halt["reason"])),
             remeasured=int(data.get("remeasured", 0)),
+            kernels={int(n): tuple(str(k) for k in names) for n, names in dict(data.get("kernels") or {}).items()},
         )
         if data.get("comparison") is not None:
             result.comparison = ResultComparison.from_json(data["comparison"])

@@ -19,8 +19,9 @@ from .config import (
     SweepConfig,
     parse_ram_guard,
     validate_metrics,
+    validate_sdpa_backend,
 )
-from .errors import SweepError
+from .errors import BackendUnavailable, SweepError
 from .progress import ProgressCallback
 from .results import ScalingResult
 from .sizes import validate_sizes
@@ -67,6 +68,7 @@ class ScalingRunner:
         max_time: float | None = None,
         max_memory: int | str | None = None,
         ram_guard: float | str | bool | None = None,
+        sdpa_backend: str | None = None,
     ) -> ScalingResult:
         """Measure ``fn`` at each N of ``sizes`` and return a ScalingResult to fit and assert on.
 
@@ -90,9 +92,14 @@ class ScalingRunner:
             max_memory: skip an N whose predicted peak exceeds this ("8GiB" or bytes); default --attn-max-memory.
             ram_guard: share of the host's available memory the sweep may take, or False for off; default
                 --attn-ram-guard (0.8).
+            sdpa_backend: pin scaled_dot_product_attention to one backend for every call of the sweep (through
+                torch.nn.attention.sdpa_kernel): "math", "flash", "efficient" (memory-efficient) or "cudnn";
+                default None, PyTorch chooses. A backend that cannot run the case skips the test with PyTorch's
+                reason. Whichever ran, the report names the SDPA kernel seen at each N.
 
         Out of memory at some N ends the sweep there as data (``result.halt``); an exception or NaN/Inf output
-        raises SweepError, whose ``result`` keeps the points measured before it.
+        raises SweepError, whose ``result`` keeps the points measured before it; a pinned backend that cannot run
+        the first N raises BackendUnavailable (a skip under pytest).
         """
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
@@ -113,6 +120,7 @@ class ScalingRunner:
             max_memory=self.options.max_memory if max_memory is None else parse_bytes(max_memory),
             ram_guard=self.options.ram_guard if ram_guard is None else parse_ram_guard(ram_guard),
             timing_lock=self.options.timing_lock,
+            sdpa_backend=validate_sdpa_backend(sdpa_backend),
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)
@@ -158,6 +166,6 @@ class TimingRerun:
         )
         try:
             extra = run_sweep(again, self.fn, setup=self.setup, inputs=self.inputs, label=self.label)
-        except SweepError:
+        except (SweepError, BackendUnavailable):
             return None
         return {p.n: p.samples for p in extra.points["time"] if p.measured}

@@ -21,7 +21,7 @@ import torch
 from .attention import make_qkv
 from .budget import Budget, predict_peak
 from .config import SweepConfig
-from .errors import SweepError
+from .errors import BackendUnavailable, SweepError
 from .guard import RamGuard, Room
 from .measure import host
 from .measure.device import (
@@ -34,7 +34,17 @@ from .measure.device import (
 )
 from .measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
 from .measure.flops import count_flops
-from .measure.memory import peak_memory
+from .measure.kernels import (
+    Observation,
+    backend_unavailable,
+    observe_kernels,
+    observing_kernels,
+    operator_names,
+    pinned,
+    refused_by_backend,
+    sdpa_kernels,
+)
+from .measure.memory import peak_memory_and_operators
 from .measure.timing import time_calls
 from .measure.timing_lock import lock_file, taking_turns
 from .progress import Progress, ProgressCallback, Stage
@@ -60,6 +70,10 @@ def run_sweep(
     CPU sweep's growth so that what it did not predict fails as out of memory, not as a kill. Any other failure at
     some N (an exception, NaN or Inf in the output) raises SweepError, whose ``result`` keeps the points measured
     before that N.
+
+    ``config.sdpa_backend`` pins SDPA's backend around every call; when it cannot run the first N, BackendUnavailable
+    is raised with PyTorch's reason, and from a larger N on, the sweep ends there as skipped points. Which SDPA
+    kernels ran at each N is kept in ``result.kernels``.
     """
     __tracebackhide__ = True  # the SweepError names N and chains the user's own exception with its traceback
     _check_callables(fn, setup, inputs)
@@ -120,6 +134,8 @@ def run_sweep(
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, Stage.DONE, max(config.sizes), len(config.sizes), len(config.sizes)))
+    if stop is not None and isinstance(stop.error, BackendUnavailable) and not calls:
+        raise stop.error  # the pinned backend cannot run the case at all: nothing to measure (a skip in pytest)
     calls.clear()
     halt = stop.halt if stop is not None else None
     if halt is not None and halt.status == OUT_OF_MEMORY:
@@ -136,8 +152,10 @@ def run_sweep(
         mode=config.mode,
         shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim} if builtin_inputs else {},
         memory_capacity=memory_capacity(device),
+        sdpa_backend=config.sdpa_backend,
     )
-    result = ScalingResult(label=name, environment=environment, points=points, halt=halt)
+    kernels = {n: seen for n, seen in measured.kernels.items() if halt is None or n < halt.n}
+    result = ScalingResult(label=name, environment=environment, points=points, halt=halt, kernels=kernels)
     if stop is not None and stop.halt.status == FAILED:
         raise SweepError(f"{name} {stop.halt.describe()}", result) from stop.error
     return result
@@ -161,6 +179,7 @@ class _Measured:
     calls: dict[int, Call]
     values: dict[str, dict[int, float]]
     needs: dict[int, float] = field(default_factory=dict)
+    kernels: dict[int, tuple[str, ...]] = field(default_factory=dict)  # the SDPA kernels each N ran
 
 
 @dataclass(frozen=True)
@@ -183,24 +202,42 @@ def _measure_size(
     first_call: list[float],
 ) -> None:
     """Build the call for N, run it once (warm-up, output check, its duration for the time budget), then count
-    its FLOPs and peak memory, and note what all this took on the host."""
+    its FLOPs and peak memory, and note what all this took on the host and which SDPA kernels the call ran.
+
+    The kernels are read on a call that is not timed: the CPU memory profile names the operators anyway; else the
+    FLOP count is profiled too (0.3 to 1.4 ms more); else one call more is profiled (measure/kernels.py)."""
     values = measured.values
-    with host.peak_growth() as growth:
+    in_memory_profile = "memory" in values and device.type == "cpu"
+    observation = Observation()
+    with host.peak_growth() as growth, pinned(config.sdpa_backend):
         call = _build_call(config, device, dtype, n, subject)
         measured.calls[n] = call
         with cpu_threads(config.threads):
             start = time.perf_counter()
-            output = call()
+            try:
+                output = call()
+            except Exception as error:
+                if config.sdpa_backend is not None and refused_by_backend(error):
+                    raise backend_unavailable(config.sdpa_backend, subject.name, device, call, error) from error
+                raise
             synchronize(device)
             first_call.append(time.perf_counter() - start)
             _check_output(output)
             del output
             if "flops" in values:
-                values["flops"][n] = float(count_flops(call))
+                with contextlib.nullcontext(observation) if in_memory_profile else observing_kernels() as observation:
+                    values["flops"][n] = float(count_flops(call))
+            elif not in_memory_profile:
+                observation.kernels = observe_kernels(call)
         if "memory" in values:
             # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
             with cpu_threads(1):
-                values["memory"][n] = float(peak_memory(call, device))
+                peak, events = peak_memory_and_operators(call, device)
+            values["memory"][n] = float(peak)
+            if events is not None:
+                observation.kernels = sdpa_kernels(operator_names(events))
+    if observation.kernels is not None:
+        measured.kernels[n] = observation.kernels
     counted = values.get("memory", {}).get(n, 0.0) if device.type == "cpu" else 0.0
     if growth.bytes is not None or counted:
         measured.needs[n] = max(float(growth.bytes or 0), counted)
@@ -245,7 +282,7 @@ def _time_sizes(
     measured: dict[int, list[float]] = {}
 
     def measure() -> None:
-        with cpu_threads(config.threads):
+        with cpu_threads(config.threads), pinned(config.sdpa_backend):
             measured.update(
                 time_calls(
                     calls,
@@ -305,6 +342,8 @@ def _attempt(n: int, work: Callable[[], None], cap: _HostCap | None = None) -> _
         with cap.applied() if cap is not None else contextlib.nullcontext() as room:
             work()
     except Exception as error:
+        if isinstance(error, BackendUnavailable):  # beyond the sizes the pinned backend runs: skipped, with why
+            return _Stop(Halt(n, SKIPPED, str(error)), error)
         if is_out_of_memory(error):
             reason = _first_line(error) + (f" ({room.describe()})" if room is not None else "")
             return _Stop(Halt(n, OUT_OF_MEMORY, reason))

@@ -143,6 +143,31 @@ def test_big(attn_scaling):
     attn_scaling(naive_attention, sizes=[512, 1024, 2048, 4096], heads=16, metrics=["memory"])
 """
 
+# Which SDPA kernel ran: named at every N, pinned, changing between sizes, and a pinned backend the CPU lacks.
+KERNELS = f"""
+from pytest_attncomplexity import sdpa_attention
+
+{FAST_SOURCE}
+
+def causal(q, k, v):
+    return sdpa_attention(q, k, v, causal=True)
+
+def test_causal_sdpa(attn_scaling):
+    attn_scaling(causal, metrics=["flops"], **FAST)
+
+def test_math_path_claimed_linear(attn_scaling):
+    # The math path materializes the N×N scores (memory exponent about 1.8 here): the failure names the kernel.
+    attn_scaling(causal, metrics=["memory"], sdpa_backend="math", **FAST).assert_exponent("memory", 1, tol=0.2)
+
+def test_kernel_changes(attn_scaling):
+    def narrows_from_128(q, k, v):  # a head_dim of v the CPU flash kernel does not take: PyTorch falls back to math
+        return sdpa_attention(q, k, v[..., :32].contiguous() if q.shape[-2] >= 128 else v)
+    attn_scaling(narrows_from_128, metrics=["flops"], label="narrows", **FAST)
+
+def test_efficient_pinned_on_the_cpu(attn_scaling):
+    attn_scaling(causal, metrics=["flops"], sdpa_backend="efficient", **FAST)
+"""
+
 FILES = {
     "conftest.py": CONFTEST,
     "test_marked.py": MARKED,
@@ -151,6 +176,7 @@ FILES = {
     "test_names.py": NAMES,
     "test_inconclusive.py": INCONCLUSIVE_TEST,
     "test_guard.py": GUARD,
+    "test_sdpa_kernels.py": KERNELS,
 }
 
 EXPECTED = {
@@ -182,6 +208,10 @@ EXPECTED = {
     "test_inconclusive.py::test_noisy_claim": "failed",
     "test_guard.py::test_first": "passed",
     "test_guard.py::test_big": "passed",
+    "test_sdpa_kernels.py::test_causal_sdpa": "passed",
+    "test_sdpa_kernels.py::test_math_path_claimed_linear": "failed",
+    "test_sdpa_kernels.py::test_kernel_changes": "passed",
+    "test_sdpa_kernels.py::test_efficient_pinned_on_the_cpu": "skipped",
 }
 
 
@@ -308,7 +338,7 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 # The JSON file as docs/reports.md documents it: a reader may rely on exactly these keys.
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
-    "halt", "remeasured", "memory_capacity", "checks", "comparison",
+    "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",
@@ -352,6 +382,51 @@ def test_a_sweep_that_would_outgrow_ram_is_skipped_and_the_session_goes_on(sessi
     assert [(e["n"], e["status"]) for e in skipped] == [(4096, "skipped")]
     assert "does not fit the RAM guard" in skipped[0]["reason"]
     assert [r["outcome"] for r in [*_results_of(document, "test_first"), big]] == ["passed", "passed"]
+
+
+def test_the_report_json_and_html_name_the_sdpa_kernel_that_ran_at_each_n(session, document):
+    session.out.fnmatch_lines(
+        [
+            "test_sdpa_kernels.py::test_causal_sdpa [[]causal[]]",
+            "  flops *",
+            "  SDPA kernel: flash (CPU) at every N",
+        ]
+    )
+    session.out.fnmatch_lines(
+        [
+            "test_sdpa_kernels.py::test_kernel_changes [[]narrows[]]",
+            "  flops *",
+            "  SDPA kernel: flash (CPU) at N=64, math at N=128..256: changes between sizes",
+        ]
+    )
+    # A failed claim names the kernel: the math path is why this memory grows as N².
+    session.out.fnmatch_lines(
+        [
+            "*AssertionError: causal: memory exponent 1.* is outside the expected 1 ± 0.2 [[]0.8, 1.2[]] on cpu",
+            "*SDPA kernel: math at every N (pinned: math)",
+        ]
+    )
+    causal = _results_of(document, "test_causal_sdpa")[0]
+    assert causal["kernels"] == {"64": ["flash (CPU)"], "128": ["flash (CPU)"], "256": ["flash (CPU)"]}
+    assert causal["sdpa_backend"] is None
+    assert _results_of(document, "test_math_path_claimed_linear")[0]["sdpa_backend"] == "math"
+    naive = _results_of(document, "test_naive_memory")[0]
+    assert naive["kernels"] == {"64": [], "128": [], "256": []}  # observed: no SDPA, and no line in the report
+    block = session.stdout.split("test_plain.py::test_naive_memory [naive_attention]")[1].split("\n\n")[0]
+    assert "SDPA kernel" not in block
+    page = (session.path / "out" / "report.html").read_text()
+    assert "SDPA kernel: flash (CPU) at every N" in page
+    assert page.count('<span class="badge inconclusive">kernel changes</span>') == 1
+
+
+def test_a_pinned_backend_the_device_lacks_is_a_skip_with_the_reason(session):
+    session.out.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] test_sdpa_kernels.py:*: sdpa_backend='efficient' cannot run causal on cpu: PyTorch has "
+            "no memory-efficient attention kernel for the CPU (PyTorch: No viable backend for "
+            "scaled_dot_product_attention was found.*"
+        ]
+    )
 
 
 def test_a_skip_names_the_reason_at_the_test_line(session):

@@ -20,11 +20,19 @@ from torch.profiler import ProfilerActivity, profile
 
 from .device import synchronize
 
+EventTree = list[Any]  # the roots of the profiler's event tree (torch._C._profiler._ProfilerEvent)
+
 
 def peak_memory(call: Callable[[], object], device: torch.device) -> int:
     """Peak bytes allocated by one run of ``call`` on ``device`` above the bytes allocated before it."""
+    return peak_memory_and_operators(call, device)[0]
+
+
+def peak_memory_and_operators(call: Callable[[], object], device: torch.device) -> tuple[int, EventTree | None]:
+    """The peak, and on the CPU the profiler's event tree of that same run, which names the operators it ran (see
+    kernels.py); None on CUDA, whose peak comes from the caching allocator, without a profiler."""
     if device.type == "cuda":
-        return _cuda_peak(call, device)
+        return _cuda_peak(call, device), None
     return _cpu_peak(call)
 
 
@@ -39,7 +47,7 @@ def _cuda_peak(call: Callable[[], object], device: torch.device) -> int:
     return max(0, int(peak))
 
 
-def _cpu_peak(call: Callable[[], object]) -> int:
+def _cpu_peak(call: Callable[[], object]) -> tuple[int, EventTree]:
     with warnings.catch_warnings():
         # Some torch versions warn that one-cycle profiles keep only that cycle's events: that is what we want.
         warnings.filterwarnings("ignore", message=".*Profiler clears events", category=UserWarning)
@@ -53,12 +61,13 @@ def _cpu_peak(call: Callable[[], object]) -> int:
             with _quiet_stderr():
                 prof.stop()
     assert prof.profiler is not None and prof.profiler.kineto_results is not None
-    events = sorted(_allocation_events(prof.profiler.kineto_results.experimental_event_tree()))
+    tree = list(prof.profiler.kineto_results.experimental_event_tree())
+    events = sorted(_allocation_events(tree))
     running = peak = 0
     for _, size in events:
         running += size
         peak = max(peak, running)
-    return peak
+    return peak, tree
 
 
 def _allocation_events(nodes: Iterable[Any]) -> Iterator[tuple[int, int]]:

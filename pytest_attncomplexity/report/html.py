@@ -15,6 +15,7 @@ from ..extrapolate import describe_prediction, memory_wall
 from ..results import ScalingResult
 from ..units import format_value
 from .changes import change_lines, counts_phrase, describe_baseline
+from .kernels import kernel_line
 from .rows import metric_rows, results_by_test
 from .tables import noisy_phrase
 from .text import describe_environment
@@ -154,6 +155,11 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         ]
         parts.append('<ul class="checks">' + "".join(items) + "</ul>")
     parts.append(_fit_table(result))
+    kernels = kernel_line(result)
+    if kernels is not None:
+        # A kernel that changes between sizes makes the exponent mix two implementations: flagged like a warning.
+        flag = '<span class="badge inconclusive">kernel changes</span> ' if kernels.changes else ""
+        parts.append(f'<p class="note">{flag}{escape(kernels.text)}</p>')
     notes = []
     if result.halt is not None:
         notes.append(f"sweep ended: {result.halt.describe()}")

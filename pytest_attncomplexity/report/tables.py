@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..fit import FitError
 from ..units import format_value
 from ..verdict import Outcome, Verdict
+from .kernels import kernel_line
 
 if TYPE_CHECKING:
     from ..results import Point, ScalingResult
@@ -29,6 +30,9 @@ def remeasured_phrase(times: int) -> str:
 def explain(result: ScalingResult, verdict: Verdict) -> str:
     """The text of a verdict: the claim, the exponent with its CI, the noise if that decided, the table."""
     lines = [f"{result.label}: {verdict.describe()} on {result.environment.device}"]
+    kernels = kernel_line(result)
+    if kernels is not None:  # the math path where a fused kernel was expected is a common cause of a wrong exponent
+        lines.append(kernels.text)
     if verdict.outcome == Outcome.INCONCLUSIVE:
         lines.append(noise_summary(result, verdict.metric))
     lines.append(points_table(result, verdict.metric))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..extrapolate import describe_prediction, memory_wall
 from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
+from .kernels import kernel_line
 from .rows import metric_rows
 from .tables import remeasured_phrase
 
@@ -33,6 +34,9 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
             f"{row.span:<18}{row.slopes}"
         )
         lines.extend(f"    {note}" for note in _notes(result, row.metric, fit))
+    kernels = kernel_line(result)
+    if kernels is not None:
+        lines.append(f"  {kernels.text}")
     if result.halt is not None:
         lines.append(f"  sweep ended: {result.halt.describe()}")
     wall = memory_wall(result, max_memory)
