@@ -158,8 +158,9 @@ def compare_exponent(
     try:
         now, before = current.fit_on(metric, shared), baseline.fit_on(metric, shared)
         if now.overhead_sizes != before.overhead_sizes:
-            # Each run left out the sizes its own fixed per-call cost dominates: fit both on the same sizes, past
-            # the longer head, or a changed overhead reads as a changed exponent.
+            # Each run left out the sizes its own fixed part dominates (a per-call cost, a model's parameter
+            # gradients): fit both on the same sizes, past the longer head, or a changed fixed part reads as a
+            # changed exponent.
             head = max(len(now.overhead_sizes), len(before.overhead_sizes))
             now = current.fit_on(metric, shared[head:], trim=False)
             before = baseline.fit_on(metric, shared[head:], trim=False)

@@ -41,8 +41,11 @@ class Fit:
     local_slopes: tuple[float, ...]
     complexity: str
     log_intercept: float
-    # Leading sizes left out of the slope because a fixed per-call cost dominates them (see overhead_head).
+    # Leading sizes left out of the slope because a fixed part dominates them (see overhead_head): a per-call cost
+    # in time, parameter gradients and buffers in memory.
     overhead_sizes: tuple[int, ...] = ()
+    # That fixed part as fitted, in the metric's unit (seconds, bytes); 0.0 when no size was left out.
+    fixed_part: float = 0.0
 
     def predict(self, n: float) -> float:
         """The fitted value at N = ``n``."""
@@ -79,15 +82,25 @@ OVERHEAD_FIT_GAIN = 0.25
 MIN_TAIL_POINTS = 3
 
 
-def overhead_head(sizes: Sequence[float], values: Sequence[float], max_overhead: float | None = None) -> int:
-    """How many leading sizes a fixed per-call cost dominates: fit ``v = c + a·N^k`` (c ≥ 0) in log space and
-    count the first sizes where ``c`` is more than OVERHEAD_SHARE of the value, keeping MIN_TAIL_POINTS.
+def overhead_head(
+    sizes: Sequence[float],
+    values: Sequence[float],
+    max_overhead: float | None = None,
+    *,
+    prove_fixed_part: bool = False,
+) -> tuple[int, float]:
+    """How many leading sizes a fixed part dominates, and that part: fit ``v = c + a·N^k`` (c ≥ 0) in log space and
+    count the first sizes where ``c`` is more than OVERHEAD_SHARE of the value, keeping MIN_TAIL_POINTS. Returns
+    ``(0, 0.0)`` when nothing is left out.
 
     A call that costs a fixed few microseconds (a launch, Python dispatch) plus its real work reads flat at small N:
-    a true N² can read as ~1 there. The power law is then fitted to the tail, where the work dominates.
+    a true N² can read as ~1 there. A training step's memory has a fixed part too (parameter gradients, an
+    embedding's gradient, workspaces). The power law is then fitted to the tail, where the growing part dominates.
+    ``max_overhead`` caps ``c`` (time: a launch, not a cache level). ``prove_fixed_part`` asks the first two sizes
+    to prove a part that does not grow, and that it dominates the first (memory: below).
     """
     if len(sizes) <= MIN_TAIL_POINTS:
-        return 0
+        return 0, 0.0
     from scipy.optimize import curve_fit
 
     n = np.asarray(sizes, dtype=float)
@@ -104,21 +117,32 @@ def overhead_head(sizes: Sequence[float], values: Sequence[float], max_overhead:
             model, n, np.log(v), p0=start, bounds=([0.0, 0.0, -np.inf], [float(v.min()), 6.0, np.inf]), maxfev=2000
         )
     except (RuntimeError, ValueError):  # no convergence: keep every point
-        return 0
+        return 0, 0.0
     # Only an overhead that explains the bend: a cache cliff in the middle of the range also bends the curve, and
     # trimming the head there would steepen the exponent instead of correcting it.
     x, y = np.log(n), np.log(v)
     plain = float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
     with_overhead = float(np.sum((y - model(n, c, k, log_a)) ** 2))
     if with_overhead > OVERHEAD_FIT_GAIN * plain:
-        return 0
+        return 0, 0.0
     # A fixed cost larger than a launch or a dispatch is something else (a cache level the curve crosses).
     if max_overhead is not None and c > max_overhead:
-        return 0
+        return 0, 0.0
+    # Parts that grow like N (the activations of projections and feed-forward layers) bend a quadratic memory curve
+    # the same way, and the model above mistakes them for a fixed part: nn.MultiheadAttention(1024, 4) in forward
+    # (6, 14, 44, 152, 560 MiB at N=256..4096) read as "3 MiB fixed" at N=256, its qkv projection. Parts that grow
+    # like N or faster make the second size at least r = N₂/N₁ times the first; what it lacks of that is the least
+    # fixed part the head proves, (r·v₁ − v₂)/(r − 1), and it must dominate the first size as c must: 99% of it for
+    # a 1-layer BERT training step (its parameters' gradients), none for that layer, 8 bytes of 160 KiB for naive
+    # attention's training step at N=16, whose head is its inputs' gradients (linear).
+    if prove_fixed_part:
+        ratio = n[1] / n[0]
+        if (ratio * v[0] - v[1]) / (ratio - 1) <= OVERHEAD_SHARE * v[0]:
+            return 0, 0.0
     head = 0
     while head < len(v) - MIN_TAIL_POINTS and c > OVERHEAD_SHARE * v[head]:
         head += 1
-    return head
+    return head, (float(c) if head else 0.0)
 
 
 def fit_power_law(
@@ -127,11 +151,13 @@ def fit_power_law(
     metric: str = "value",
     trim_overhead: bool = False,
     max_overhead: float | None = None,
+    prove_fixed_part: bool = False,
 ) -> Fit:
     """Fit ``values ≈ c · sizes^k`` and return the exponent k with its 95% CI, r², local slopes and class.
 
-    With ``trim_overhead``, leading sizes dominated by a fixed per-call cost (``overhead_head``) of at most
-    ``max_overhead`` are left out of the exponent, its CI, r² and class; the local slopes still cover every size.
+    With ``trim_overhead``, leading sizes dominated by a fixed part (``overhead_head``) of at most
+    ``max_overhead`` (and, with ``prove_fixed_part``, only where the first two sizes prove it) are left out of the
+    exponent, its CI, r² and class, and the part is kept as ``fixed_part``; the local slopes still cover every size.
     """
     if len(sizes) != len(values):
         raise FitError(f"{metric}: {len(sizes)} sizes but {len(values)} values")
@@ -144,7 +170,9 @@ def fit_power_law(
         shown = ", ".join(f"N={n}: {v!r}" for n, v in bad)
         raise FitError(f"{metric}: cannot fit a log-log slope through values that are not positive ({shown})")
 
-    head = overhead_head(sizes, values, max_overhead) if trim_overhead else 0
+    head, fixed_part = (
+        overhead_head(sizes, values, max_overhead, prove_fixed_part=prove_fixed_part) if trim_overhead else (0, 0.0)
+    )
     x = np.log(np.asarray(sizes[head:], dtype=float))
     y = np.log(np.asarray(values[head:], dtype=float))
     from scipy import stats  # imported on first fit: scipy.stats is slow to import and pytest loads us always
@@ -169,4 +197,5 @@ def fit_power_law(
         complexity=best_complexity(sizes[head:], values[head:]),
         log_intercept=intercept,
         overhead_sizes=tuple(int(n) for n in sizes[:head]),
+        fixed_part=fixed_part,
     )

@@ -176,6 +176,21 @@ def test_both_runs_leave_out_the_same_overhead_dominated_sizes():
     assert change.change != Change.REGRESSED  # a lower overhead is no steeper growth
 
 
+def test_both_runs_leave_out_the_sizes_a_fixed_part_of_memory_dominates():
+    # The same N² scores; the run now also trains 16 MiB of parameters, whose gradients dominate its first sizes.
+    sizes = (256, 512, 1024, 2048, 4096)
+
+    def peaks(fixed: float) -> ScalingResult:
+        points = tuple(Point(n, (max(fixed, 4 * 2**20 * (n / 256) ** 2),)) for n in sizes)
+        return ScalingResult("attn", ENV, {"memory": points}, nodeid="t.py::test")
+
+    before, now = peaks(0.0), peaks(16 * 2**20)
+    assert now.fit("memory").overhead_sizes == (256, 512) and not before.fit("memory").overhead_sizes
+    (change,) = compare_result(now, before, parse_rules("memory:0.3"), "b").exponents
+    assert change.sizes == sizes[2:]  # the sizes both were fitted on
+    assert change.delta == pytest.approx(0.0, abs=0.01) and change.change == Change.UNCHANGED
+
+
 def test_three_shared_sizes_can_make_a_rise_inconclusive_at_most():
     sizes = (256, 512, 1024)
     (change,) = compare_result(

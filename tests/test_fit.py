@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_attncomplexity import FitError, fit_power_law, geometric
-from pytest_attncomplexity.fit import best_complexity, local_slopes
+from pytest_attncomplexity.fit import best_complexity, local_slopes, overhead_head
 
 SIZES = geometric(256, 16384)
 
@@ -109,3 +109,81 @@ def test_a_fixed_cost_larger_than_a_launch_is_not_trimmed():
     values = [1e-3 + 4e-12 * n**2 * 250 for n in sizes]  # 1 ms "overhead": a cache level, not a launch
     assert fit_power_law(sizes, values, "time", trim_overhead=True).overhead_sizes != ()
     assert fit_power_law(sizes, values, "time", trim_overhead=True, max_overhead=100e-6).overhead_sizes == ()
+
+
+MiB = 2**20
+TRAIN_SIZES = geometric(256, 4096)
+
+
+def _memory_fit(values: list[float]):
+    return fit_power_law(TRAIN_SIZES, values, "memory", trim_overhead=True, prove_fixed_part=True)
+
+
+@pytest.mark.parametrize(
+    ("law", "fixed", "exponent"),
+    [
+        (lambda n: 16 * MiB + 4 * MiB * (n / 256) ** 2, 16 * MiB, 2.0),  # parameter gradients + N² scores
+        (lambda n: 16 * MiB + 2 * MiB * (n / 256), 16 * MiB, 1.0),  # the same beside a fused kernel's O(N)
+        # A peak is a maximum over the call, not a sum: the gradients' peak at small N, the scores' at large N.
+        (lambda n: max(18 * MiB, 0.3 * MiB + 2 * MiB * (n / 256) ** 2), 18 * MiB, 2.0),
+    ],
+    ids=["fixed + N^2", "fixed + N", "max(fixed, N^2)"],
+)
+def test_a_fixed_part_of_memory_is_left_out_and_estimated(law, fixed, exponent):
+    values = [law(n) for n in TRAIN_SIZES]
+    plain = fit_power_law(TRAIN_SIZES, values, "memory")
+    trimmed = _memory_fit(values)
+    assert trimmed.overhead_sizes == (256, 512)  # the fixed part dominates them; 3 sizes are always kept
+    assert trimmed.fixed_part == pytest.approx(fixed, rel=0.15)
+    assert trimmed.exponent > plain.exponent
+    assert abs(trimmed.exponent - exponent) < abs(plain.exponent - exponent)
+    assert len(trimmed.local_slopes) == len(TRAIN_SIZES) - 1
+
+
+@pytest.mark.parametrize(
+    "law",
+    [
+        lambda n: 4 * MiB * (n / 256) ** 2,
+        lambda n: 2 * MiB * (n / 256),
+        # An N-sized buffer that doubles from N=2048 on (a workspace a kernel takes only at large N): a bend in the
+        # middle that no fixed part explains.
+        lambda n: 2 * MiB * (n / 256) * (1 if n <= 1024 else 2),
+        lambda n: n * math.log2(n),
+        lambda n: 1e6 * (n / 256) / (1 + n / 1024),  # concave: growth that slows down
+        # Naive attention: the output (linear) beside the scores (N²), 6% of the first size (4.5 MiB at N=256).
+        lambda n: 0.06 * MiB * (n / 256) + 0.94 * MiB * (n / 256) ** 2,
+        # A part that grows like N (a wide projection's activations) at half the first size (below).
+        lambda n: 0.5 * MiB * (n / 256) + 0.5 * MiB * (n / 256) ** 2,
+    ],
+    ids=["N^2", "N", "N with a step", "N log N", "concave", "naive attention", "N + N^2"],
+)
+def test_memory_without_a_fixed_part_is_fitted_over_every_size(law):
+    values = [law(n) for n in TRAIN_SIZES]
+    fit = _memory_fit(values)
+    assert fit.overhead_sizes == () and fit.fixed_part == 0.0
+    assert fit.exponent == fit_power_law(TRAIN_SIZES, values, "memory").exponent
+
+
+def test_a_fixed_part_is_left_out_only_where_it_dominates():
+    sizes = geometric(256, 2048)  # four sizes: at most the first is left out
+    dominant = [16 * MiB + 4 * MiB * (n / 256) ** 2 for n in sizes]
+    assert fit_power_law(sizes, dominant, "memory", trim_overhead=True, prove_fixed_part=True).overhead_sizes == (256,)
+    small = [0.2 * MiB + 0.8 * MiB * (n / 256) ** 2 for n in TRAIN_SIZES]  # 20% of the first size: kept
+    assert _memory_fit(small).overhead_sizes == ()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "values"),
+    [
+        (TRAIN_SIZES, [0.5 * MiB * (n / 256) + 0.5 * MiB * (n / 256) ** 2 for n in TRAIN_SIZES]),
+        # Naive attention's training step at N=16..256 as measured: its inputs' gradients (linear) and an 8-byte
+        # scalar, then the N² scores.
+        ([16, 32, 64, 128, 256], [163848.0, 327688.0, 655376.0, 2097168.0, 7340048.0]),
+    ],
+    ids=["N + N^2", "naive attention's training step"],
+)
+def test_a_part_that_grows_like_n_is_not_taken_for_a_fixed_part(sizes, values):
+    head, _ = overhead_head(sizes, values)
+    assert head > 0  # the model of a fixed part alone explains this bend with one
+    fit = fit_power_law(sizes, values, "memory", trim_overhead=True, prove_fixed_part=True)
+    assert fit.overhead_sizes == ()  # the second size is twice the first: nothing proves a part that does not grow

@@ -132,3 +132,41 @@ def test_a_record_that_is_not_a_result_is_refused():
     del document["metrics"]
     with pytest.raises(KeyError, match="metrics"):
         ScalingResult.from_json(document)
+
+
+# A 1-layer BERT's training step (hidden size 128) as measured at N=256..4096: its parameters' gradients are a fixed
+# 15 MiB that flattens the head of the curve.
+BERT_SIZES = [256, 512, 1024, 2048, 4096]
+BERT_MIB = [15.2, 15.4, 37.0, 138.0, 532.0]
+
+
+def _measured(metric: str, sizes: list[int], values: list[float]) -> ScalingResult:
+    points = tuple(Point(n, (v,)) for n, v in zip(sizes, values, strict=True))
+    env = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "train")
+    return ScalingResult(label="bert", environment=env, points={metric: points}, nodeid="t.py::test")
+
+
+def test_the_memory_fit_of_a_result_leaves_out_a_fixed_part_and_reports_it():
+    from pytest_attncomplexity.report.html import render_html
+    from pytest_attncomplexity.report.text import format_result
+
+    result = _measured("memory", BERT_SIZES, [v * 2**20 for v in BERT_MIB])
+    fit = result.fit("memory")
+    assert fit.overhead_sizes == (256, 512)
+    assert fit.exponent == pytest.approx(2.0, abs=0.2)  # 1.43 over every size
+    assert result.fit_on("memory", BERT_SIZES, trim=False).exponent < 1.6
+    assert 10 * 2**20 < fit.fixed_part < 15.2 * 2**20
+    note = "memory: N=256, N=512 left out of the exponent: a fixed part of ≈"
+    assert any(line.strip().startswith(note) and line.endswith("MiB dominates there") for line in format_result(result))
+    page = render_html([result], {"t.py::test": "passed"}, {})
+    assert note in page and "a fixed part dominates: left out of the exponent" in page
+    memory = json.loads(json.dumps(result.to_json()))["metrics"]["memory"]
+    assert memory["overhead_sizes"] == [256, 512] and memory["fixed_part"] == pytest.approx(fit.fixed_part)
+
+
+def test_memory_without_a_fixed_part_and_flops_keep_every_size():
+    naive = _measured("memory", SIZES, [4.5 * 2**20, 17 * 2**20, 66 * 2**20, 260 * 2**20])  # naive attention
+    assert naive.fit("memory").overhead_sizes == ()
+    assert naive.to_json()["metrics"]["memory"]["fixed_part"] is None
+    flops = _measured("flops", BERT_SIZES, [v * 1e9 for v in BERT_MIB])  # FLOPs have no fixed part to leave out
+    assert flops.fit("flops").overhead_sizes == ()

@@ -7,6 +7,9 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from pytest_attncomplexity import geometric
+from pytest_attncomplexity.report.text import format_result
+
 pytestmark = pytest.mark.slow  # sweeps at real sizes: `pytest -m "not slow"` leaves them out
 
 SIZES = [256, 512, 1024, 2048]
@@ -70,3 +73,38 @@ def test_torch_multihead_attention_returning_weights_is_quadratic(attn_scaling):
 
     result = attn_scaling(setup=setup, sizes=SIZES, metrics=["memory"], device="cpu")
     assert result.fit("memory").complexity == "N^2"
+
+
+def test_a_bert_training_step_is_quadratic_in_memory_past_its_fixed_part(attn_scaling):
+    transformers = pytest.importorskip("transformers")
+    # One eager-attention layer of hidden size 128 with 2 heads: its training step peaks at 18, 18, 38, 139, 533 MiB
+    # at N=256..4096 (2026-11-29, torch 2.13.0+cpu). The flat head is the parameters' gradients (17.7 MiB, 14.9 of
+    # them the word embeddings'); over every size the exponent reads 1.34, past the first two 1.91. Hidden size 128
+    # keeps the sweep near 4 s: BertConfig's 768 took 37 s (132, 134, 245, 851, 3215 MiB; 1.24, then 1.86).
+    config = transformers.BertConfig(
+        num_hidden_layers=1,
+        hidden_size=128,
+        num_attention_heads=2,
+        intermediate_size=512,
+        max_position_embeddings=4096,
+        attn_implementation="eager",
+    )
+    torch.manual_seed(0)
+    model = transformers.BertModel(config).train()
+
+    def setup(n: int) -> Callable[[], object]:
+        ids = torch.randint(0, config.vocab_size, (1, n))
+        return lambda: model(input_ids=ids)
+
+    sizes = geometric(256, 4096)
+    result = attn_scaling(
+        setup=setup, sizes=sizes, metrics=["memory"], device="cpu", mode="train", label="1-layer BertModel (eager)"
+    )
+    fit = result.assert_exponent("memory", 2, tol=0.2)
+    assert fit.overhead_sizes == (256, 512)
+    assert 10 * 2**20 < fit.fixed_part < 20 * 2**20
+    assert result.fit_on("memory", sizes, trim=False).exponent < 1.8  # what the whole range reads: 2 cannot pass
+    assert any(
+        line.strip().startswith("memory: N=256, N=512 left out of the exponent: a fixed part of ≈")
+        for line in format_result(result)
+    )

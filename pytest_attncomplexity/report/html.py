@@ -12,12 +12,13 @@ from html import escape
 from typing import Any
 
 from ..extrapolate import describe_prediction, memory_wall
+from ..fit import FitError
 from ..results import ScalingResult
 from ..units import format_value
 from .changes import change_lines, counts_phrase, describe_baseline
 from .kernels import kernel_line
 from .rows import metric_rows, results_by_test
-from .tables import noisy_phrase
+from .tables import OVERHEAD_PHRASE, fixed_part_phrase, noisy_phrase
 from .text import describe_environment
 
 _STYLE = """
@@ -160,7 +161,9 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         # A kernel that changes between sizes makes the exponent mix two implementations: flagged like a warning.
         flag = '<span class="badge inconclusive">kernel changes</span> ' if kernels.changes else ""
         parts.append(f'<p class="note">{flag}{escape(kernels.text)}</p>')
-    notes = []
+    notes = [
+        fixed_part_phrase(row.metric, row.fit) for row in metric_rows(result) if row.fit and row.fit.overhead_sizes
+    ]
     if result.halt is not None:
         notes.append(f"sweep ended: {result.halt.describe()}")
     wall = memory_wall(result, max_memory)
@@ -195,10 +198,15 @@ def _fit_table(result: ScalingResult) -> str:
 
 def _points_table(result: ScalingResult, metric: str) -> str:
     rows = ["<tr><th>N</th><th>value</th><th>IQR</th><th>samples</th><th>status</th></tr>"]
+    try:
+        left_out = result.fit(metric).overhead_sizes
+    except FitError:
+        left_out = ()
     for point in result.points[metric]:
         if point.measured:
             iqr = format_value(metric, point.iqr) if len(point.samples) > 1 else "-"
             flag = f", {noisy_phrase(point)}" if point.noisy else ""
+            flag += f", {OVERHEAD_PHRASE}" if point.n in left_out else ""
             rows.append(
                 f"<tr><td>{point.n}</td><td>{escape(format_value(metric, point.value))}</td><td>{escape(iqr)}</td>"
                 f"<td>{len(point.samples)}</td><td>ok{escape(flag)}</td></tr>"

@@ -188,7 +188,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
                     markersize=9,
                     markerfacecolor="none",
                     color="#999999",
-                    label="left out: fixed overhead",
+                    label="left out: a fixed part dominates",
                 )
         for point in points:
             if point.status in _MARKS:

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..fit import FitError
+from ..fit import Fit, FitError
 from ..units import format_value
 from ..verdict import Outcome, Verdict
 from .kernels import kernel_line
@@ -15,7 +15,7 @@ from .kernels import kernel_line
 if TYPE_CHECKING:
     from ..results import Point, ScalingResult
 
-OVERHEAD_PHRASE = "overhead-dominated: left out of the exponent"
+OVERHEAD_PHRASE = "a fixed part dominates: left out of the exponent"
 
 
 def noisy_phrase(point: Point) -> str:
@@ -25,6 +25,14 @@ def noisy_phrase(point: Point) -> str:
 
 def remeasured_phrase(times: int) -> str:
     return f"measured again {times} time(s) with a larger budget"
+
+
+def fixed_part_phrase(metric: str, fit: Fit) -> str:
+    """The leading sizes a fit left out and the fixed part that dominates them (terminal report and HTML page)."""
+    shown = ", ".join(f"N={n}" for n in fit.overhead_sizes)
+    part = "a fixed per-call cost" if metric == "time" else "a fixed part"
+    size = format_value(metric, fit.fixed_part)
+    return f"{metric}: {shown} left out of the exponent: {part} of ≈{size} dominates there"
 
 
 def explain(result: ScalingResult, verdict: Verdict) -> str:

@@ -9,7 +9,7 @@ from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
 from .kernels import kernel_line
 from .rows import metric_rows
-from .tables import remeasured_phrase
+from .tables import fixed_part_phrase, remeasured_phrase
 
 
 def describe_environment(result: ScalingResult) -> str:
@@ -51,8 +51,7 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
 def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
     notes = []
     if fit.overhead_sizes:
-        shown = ", ".join(f"N={n}" for n in fit.overhead_sizes)
-        notes.append(f"{metric}: {shown} left out of the exponent: a fixed per-call cost dominates there")
+        notes.append(fixed_part_phrase(metric, fit))
     noisy = result.noisy_points(metric)
     if noisy:
         shown = ", ".join(f"N={p.n} ({p.relative_iqr:.0%})" for p in noisy)
