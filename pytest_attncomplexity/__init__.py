@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .config import PluginOptions, SweepConfig
-from .errors import BackendUnavailable, DeviceUnavailable, SweepError
+from .errors import BackendUnavailable, DeviceUnavailable, DtypeUnavailable, SweepError
 from .fit import Fit, FitError, fit_power_law
 from .results import Environment, Point, ScalingResult
 from .runner import ScalingRunner
@@ -31,6 +31,7 @@ _LAZY = {
 __all__ = [
     "BackendUnavailable",
     "DeviceUnavailable",
+    "DtypeUnavailable",
     "Environment",
     "Fit",
     "FitError",

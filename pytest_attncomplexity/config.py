@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .axes import DEFAULT_AXIS, SEQ_LEN, validate_axis
 from .baselines import DEFAULT_STORAGE, LATEST, validate_name
 from .compare import Rule, parse_rules
 from .sizes import parse_sizes, validate_sizes
@@ -29,6 +30,11 @@ DEFAULT_TIME_BUDGET = 3.0  # seconds of timed calls per sweep
 DEFAULT_RAM_GUARD = 0.8  # share of the host's available memory a sweep may take
 # The backends sdpa_backend= pins through torch.nn.attention.sdpa_kernel (measure/kernels.py maps them).
 SDPA_BACKENDS: tuple[str, ...] = ("math", "flash", "efficient", "cudnn")
+# The masks the built-in inputs can pass: "causal" as is_causal=True, "bool" and "float" as attn_mask=, a
+# (seq_len, kv_len) tensor with the causal pattern made before measuring (attention.make_mask).
+MASKS: tuple[str, ...] = ("causal", "bool", "float")
+# The SweepConfig fields that shape the built-in inputs only: inputs= and setup= would ignore them.
+BUILTIN_INPUT_FIELDS: tuple[str, ...] = ("seq_len", "kv_len", "batch", "heads", "head_dim", "kv_heads", "mask")
 
 
 def validate_device(device: object) -> str:
@@ -102,18 +108,45 @@ def _positive_float(name: str, value: object) -> float:
     return float(value)
 
 
+def validate_mask(mask: object) -> str | None:
+    """None (no mask) or one of MASKS."""
+    if mask is None or (isinstance(mask, str) and mask in MASKS):
+        return mask
+    choices = ", ".join(repr(m) for m in MASKS)
+    raise ValueError(f"mask must be one of {choices}, or None for no mask; got {mask!r}")
+
+
+@dataclass(frozen=True)
+class InputShape:
+    """The shape of the built-in inputs at one size: q is (batch, heads, seq_len, head_dim), k and v are
+    (batch, kv_heads, kv_len, head_dim)."""
+
+    batch: int
+    heads: int
+    seq_len: int
+    head_dim: int
+    kv_len: int
+    kv_heads: int
+
+
 @dataclass(frozen=True)
 class SweepConfig:
-    """What one sweep measures and how. ``dtype`` is a ``torch.dtype``; ``None`` means float32."""
+    """What one sweep measures and how. ``dtype`` is a ``torch.dtype``; ``None`` means float32.
+
+    ``sizes`` are the values of ``axis`` (the sequence length by default); the other dimensions of the built-in
+    inputs stay fixed at ``seq_len``, ``kv_len``, ``batch``, ``heads``, ``head_dim`` and ``kv_heads`` (None: the
+    default, or for ``kv_len`` and ``kv_heads`` the same as ``seq_len`` and ``heads``). ``shape_at(size)`` gives the
+    whole shape at one size.
+    """
 
     sizes: tuple[int, ...]
     metrics: tuple[str, ...] = METRICS
     device: str = DEFAULT_DEVICE
     mode: str = DEFAULT_MODE
     dtype: Any = None
-    batch: int = DEFAULT_BATCH
-    heads: int = DEFAULT_HEADS
-    head_dim: int = DEFAULT_HEAD_DIM
+    batch: int | None = None  # None: DEFAULT_BATCH
+    heads: int | None = None  # None: DEFAULT_HEADS
+    head_dim: int | None = None  # None: DEFAULT_HEAD_DIM
     threads: int = DEFAULT_THREADS
     time_budget: float = DEFAULT_TIME_BUDGET
     min_rounds: int = 5
@@ -126,6 +159,11 @@ class SweepConfig:
     # timing takes turns on a file of its own beside it (measure/timing_lock.py).
     timing_lock: str | None = None
     sdpa_backend: str | None = None  # pinned around every call of the sweep; None: PyTorch chooses
+    axis: str = DEFAULT_AXIS  # what the sizes are the values of
+    seq_len: int | None = None  # the fixed length of q when another axis is swept (needed then)
+    kv_len: int | None = None  # the length of k and v (cross-attention); None: the same as q's
+    kv_heads: int | None = None  # heads of k and v (grouped-query attention, passed enable_gqa=True); None: heads
+    mask: str | None = None  # None, "causal" (is_causal=True), "bool" or "float" (attn_mask=)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -134,8 +172,9 @@ class SweepConfig:
         object.__setattr__(self, "device", validate_device(self.device))
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
-        for name in ("batch", "heads", "head_dim", "threads", "min_rounds", "max_rounds"):
+        for name in ("threads", "min_rounds", "max_rounds"):
             _positive_int(name, getattr(self, name))
+        self._check_input_shape()
         if self.max_rounds < self.min_rounds:
             raise ValueError(f"max_rounds ({self.max_rounds}) must be >= min_rounds ({self.min_rounds})")
         _positive_float("time_budget", self.time_budget)
@@ -145,6 +184,66 @@ class SweepConfig:
             object.__setattr__(self, "max_memory", parse_bytes(self.max_memory))
         if self.ram_guard is not None:
             object.__setattr__(self, "ram_guard", parse_ram_guard(self.ram_guard))
+
+    def _check_input_shape(self) -> None:
+        """The axis, the fixed dimensions and the mask: each named with its value when it is wrong."""
+        axis = validate_axis(self.axis)
+        validate_mask(self.mask)
+        for name in ("seq_len", "kv_len", "batch", "heads", "head_dim", "kv_heads"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            _positive_int(name, value)
+            if name == axis:
+                raise ValueError(
+                    f"{name}={value!r} was given, but axis={axis!r} sweeps {name}: its values are sizes=; "
+                    f"leave {name}= out"
+                )
+        if axis != SEQ_LEN and self.seq_len is None:
+            raise ValueError(
+                f"axis={axis!r} needs seq_len=, the fixed sequence length of q (and of k and v unless kv_len= is given)"
+            )
+        if self.kv_heads is not None:
+            heads = self.sizes if axis == "heads" else (self.heads or DEFAULT_HEADS,)
+            uneven = [h for h in heads if h % self.kv_heads]
+            if uneven:
+                where = f"heads={uneven[0]} (a size of axis='heads')" if axis == "heads" else f"heads={uneven[0]}"
+                raise ValueError(
+                    f"kv_heads={self.kv_heads} must divide the number of query heads, but {where} is not a multiple of "
+                    "it (grouped-query attention shares each k, v head among heads // kv_heads query heads)"
+                )
+
+    def shape_at(self, size: int) -> InputShape:
+        """The shape of the built-in inputs at one of the sizes."""
+        dims = {
+            "batch": self.batch or DEFAULT_BATCH,
+            "heads": self.heads or DEFAULT_HEADS,
+            "seq_len": self.seq_len or 0,
+            "head_dim": self.head_dim or DEFAULT_HEAD_DIM,
+            "kv_len": self.kv_len or 0,
+        }
+        dims[self.axis] = size
+        seq_len = dims["seq_len"]
+        return InputShape(
+            batch=dims["batch"],
+            heads=dims["heads"],
+            seq_len=seq_len,
+            head_dim=dims["head_dim"],
+            kv_len=dims["kv_len"] or seq_len,
+            kv_heads=self.kv_heads or dims["heads"],
+        )
+
+    def fixed_shape(self) -> dict[str, int]:
+        """The dimensions of the built-in inputs that stay fixed through the sweep (the result's ``shape``): batch,
+        heads, head_dim, and seq_len, kv_len, kv_heads where they are set, less the axis swept."""
+        shape = {
+            "batch": self.batch or DEFAULT_BATCH,
+            "heads": self.heads or DEFAULT_HEADS,
+            "head_dim": self.head_dim or DEFAULT_HEAD_DIM,
+        }
+        shape.update({name: getattr(self, name) for name in ("seq_len", "kv_len", "kv_heads") if getattr(self, name)})
+        shape.pop(self.axis, None)
+        return shape
 
 
 class _PytestConfigLike(Protocol):

@@ -14,6 +14,11 @@ class BackendUnavailable(RuntimeError):
     reason (a sweep that already measured smaller sizes ends there instead, as skipped points)."""
 
 
+class DtypeUnavailable(RuntimeError):
+    """The device has no kernel for the dtype of the built-in inputs (PyTorch said so at the first size): the test
+    is skipped with PyTorch's words."""
+
+
 class SweepError(RuntimeError):
     """The function under test failed at some N; the message names the N and the original exception.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .axes import SEQ_LEN
 from .fit import FitError
 from .results import OUT_OF_MEMORY, ScalingResult
 from .units import format_value
@@ -25,17 +26,19 @@ class MemoryWall:
     limit_name: str  # what the limit is: the device's memory, or --attn-max-memory
     measured_oom: int | None = None  # the N where the sweep itself ran out of memory, if it did
     beyond: bool = False  # the wall lies past MAX_WALL: memory grows too slowly to ever fill the limit
+    symbol: str = "N"  # the axis swept, as the reports name it
 
     def describe(self) -> str:
         within = f"{format_value('memory', self.limit)} ({self.limit_name})"
+        x = self.symbol
         if self.n is not None:
-            text = f"memory wall: N ≈ {self.n:,} fills {within} with the call's peak (inputs not counted)"
+            text = f"memory wall: {x} ≈ {self.n:,} fills {within} with the call's peak (inputs not counted)"
         elif self.beyond:
-            text = f"memory wall: beyond N = {MAX_WALL:.0e}, the peak grows too slowly to fill {within}"
+            text = f"memory wall: beyond {x} = {MAX_WALL:.0e}, the peak grows too slowly to fill {within}"
         else:
-            text = f"memory wall: none, the peak does not grow with N ({within})"
+            text = f"memory wall: none, the peak does not grow with {x} ({within})"
         if self.measured_oom is not None:
-            text += f"; the sweep ran out of memory at N={self.measured_oom:,}"
+            text += f"; the sweep ran out of memory at {x}={self.measured_oom:,}"
         return text
 
 
@@ -59,12 +62,14 @@ def memory_wall(result: ScalingResult, max_memory: int | None = None) -> MemoryW
     else:
         return None
     oom = result.halt.n if result.halt is not None and result.halt.status == OUT_OF_MEMORY else None
+    symbol = result.symbol
     if fit.exponent <= 0:
-        return MemoryWall(None, limit, limit_name, oom)
+        return MemoryWall(None, limit, limit_name, oom, symbol=symbol)
     log_wall = (math.log(limit) - fit.log_intercept) / fit.exponent  # in log space: exp() of it may overflow
     if log_wall > math.log(MAX_WALL):
-        return MemoryWall(None, limit, limit_name, oom, beyond=True)
-    return MemoryWall(int(math.exp(log_wall) * (1 + 1e-9)), limit, limit_name, oom)  # 1e-9: rounding of exp/log
+        return MemoryWall(None, limit, limit_name, oom, beyond=True, symbol=symbol)
+    wall = int(math.exp(log_wall) * (1 + 1e-9))  # 1e-9: rounding of exp/log
+    return MemoryWall(wall, limit, limit_name, oom, symbol=symbol)
 
 
 def predict_at(result: ScalingResult, n: int) -> dict[str, float]:
@@ -79,6 +84,10 @@ def predict_at(result: ScalingResult, n: int) -> dict[str, float]:
 
 
 def describe_prediction(result: ScalingResult, n: int) -> str | None:
+    """What each fit predicts at sequence length ``n`` (--attn-predict-n); None for a sweep along another axis,
+    whose fits say nothing about N."""
+    if result.environment.axis != SEQ_LEN:
+        return None
     predicted = predict_at(result, n)
     if not predicted:
         return None

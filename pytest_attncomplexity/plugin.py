@@ -16,7 +16,7 @@ from .baseline_session import BASELINE_PATH_KEY, BaselineStore, open_baseline
 from .baselines import numbered
 from .claims import MARKER, MARKER_HELP, Claims, check_claims, parse_claims
 from .config import OPTIONS, PluginOptions
-from .errors import AttnScalingWarning, BackendUnavailable, DeviceUnavailable
+from .errors import AttnScalingWarning, BackendUnavailable, DeviceUnavailable, DtypeUnavailable
 from .fit import FitError
 from .gating import BaselineGate
 from .machine import machine_info
@@ -369,14 +369,14 @@ def _record_properties(item: pytest.Item, results: list[ScalingResult]) -> None:
 
 
 class _PytestScalingRunner(ScalingRunner):
-    """A missing device, or a pinned SDPA backend that cannot run the case, is a skip with the reason, not a
-    failure."""
+    """A missing device, a pinned SDPA backend that cannot run the case, or a dtype the device has no kernel for is a
+    skip with the reason, not a failure."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> ScalingResult:
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         try:
             return super().__call__(*args, **kwargs)
-        except (DeviceUnavailable, BackendUnavailable) as error:
+        except (DeviceUnavailable, BackendUnavailable, DtypeUnavailable) as error:
             raise skip_at_test_line(str(error)) from None
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .axes import DEFAULT_AXIS, axis_symbol
 from .comparison import ResultComparison
 from .fit import Fit, FitError, fit_power_law
 from .report.tables import explain
@@ -123,6 +124,8 @@ class Environment:
     shape: dict[str, int] = field(default_factory=dict)
     memory_capacity: int = 0  # bytes of memory the device has (GPU memory, or the machine's RAM); 0 if unknown
     sdpa_backend: str | None = None  # the SDPA backend pinned with sdpa_backend=; None: PyTorch chose
+    axis: str = DEFAULT_AXIS  # what the sizes are the values of: seq_len, kv_len, batch, heads or head_dim
+    mask: str | None = None  # the built-in inputs' mask: "causal", "bool", "float"; None: no mask
 
 
 @dataclass(frozen=True)
@@ -136,11 +139,12 @@ class Halt:
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PointStatus(self.status))
 
-    def describe(self) -> str:
+    def describe(self, symbol: str = "N") -> str:
+        """Where and why, with the size written ``N=2048`` (or ``head_dim=256``: ``symbol`` names the axis)."""
         if self.status == SKIPPED:
-            return f"skipped from N={self.n}: {self.reason}"
+            return f"skipped from {symbol}={self.n}: {self.reason}"
         what = "out of memory" if self.status == OUT_OF_MEMORY else "failed"
-        return f"{what} at N={self.n}: {self.reason}"
+        return f"{what} at {symbol}={self.n}: {self.reason}"
 
 
 MIN_FIT_POINTS = 3
@@ -181,6 +185,11 @@ class ScalingResult:
     def metrics(self) -> tuple[str, ...]:
         return tuple(self.points)
 
+    @property
+    def symbol(self) -> str:
+        """How the reports name a size: ``N`` for the sequence length, else the axis (``head_dim``)."""
+        return axis_symbol(self.environment.axis)
+
     def sizes(self, metric: str) -> tuple[int, ...]:
         """The sizes measured for ``metric`` (points that ran out of memory or did not run are left out)."""
         return tuple(p.n for p in self._measured(metric))
@@ -198,7 +207,7 @@ class ScalingResult:
             }.get(self.halt.status, "")
             raise FitError(
                 f"{self.label}: {metric} has {len(points)} measured point(s) before the sweep ended "
-                f"({self.halt.describe()}); a fit needs {MIN_FIT_POINTS}{advice}"
+                f"({self.halt.describe(self.symbol)}); a fit needs {MIN_FIT_POINTS}{advice}"
             )
         try:
             return _fit_points(metric, tuple((p.n, p.value) for p in points))
@@ -318,6 +327,8 @@ class ScalingResult:
             "dtype": env.dtype,
             "mode": env.mode,
             "shape": dict(env.shape),
+            "axis": env.axis,
+            "mask": env.mask,
             "metrics": metrics,
             "remeasured": self.remeasured,
             "memory_capacity": env.memory_capacity,
@@ -354,6 +365,8 @@ class ScalingResult:
             shape={str(k): int(v) for k, v in dict(data.get("shape") or {}).items()},
             memory_capacity=int(data.get("memory_capacity") or 0),
             sdpa_backend=None if data.get("sdpa_backend") is None else str(data["sdpa_backend"]),
+            axis=str(data.get("axis") or DEFAULT_AXIS),  # a record from before there were axes swept N
+            mask=None if data.get("mask") is None else str(data["mask"]),
         )
         points: dict[str, tuple[Point, ...]] = {}
         for metric, entry in dict(data["metrics"]).items():

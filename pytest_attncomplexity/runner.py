@@ -9,10 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .axes import DEFAULT_AXIS
 from .config import (
-    DEFAULT_BATCH,
-    DEFAULT_HEAD_DIM,
-    DEFAULT_HEADS,
     DEFAULT_MODE,
     DEFAULT_SEED,
     PluginOptions,
@@ -57,10 +55,15 @@ class ScalingRunner:
         device: str | None = None,
         mode: str = DEFAULT_MODE,
         dtype: torch.dtype | None = None,
-        batch: int = DEFAULT_BATCH,
-        heads: int = DEFAULT_HEADS,
-        head_dim: int = DEFAULT_HEAD_DIM,
+        batch: int | None = None,
+        heads: int | None = None,
+        head_dim: int | None = None,
         inputs: Callable[[int], object] | None = None,
+        axis: str = DEFAULT_AXIS,
+        seq_len: int | None = None,
+        kv_len: int | None = None,
+        kv_heads: int | None = None,
+        mask: str | None = None,
         threads: int | None = None,
         time_budget: float | None = None,
         seed: int = DEFAULT_SEED,
@@ -73,17 +76,29 @@ class ScalingRunner:
         """Measure ``fn`` at each N of ``sizes`` and return a ScalingResult to fit and assert on.
 
         Args:
-            fn: called as ``fn(q, k, v)`` with the built-in inputs, or ``fn(*inputs(n))``. Give fn or setup.
+            fn: called as ``fn(q, k, v)`` with the built-in inputs (plus ``is_causal=True``, ``attn_mask=`` or
+                ``enable_gqa=True`` when mask= or kv_heads= ask for them), or ``fn(*inputs(n))``. Give fn or setup.
             setup: ``setup(n)`` returns a zero-argument callable to measure, for modules built per N.
-            sizes: the sequence lengths, at least 3, strictly increasing integers (a list, a range, a numpy
-                array); default --attn-sizes (256, 512, 1024, 2048).
+            sizes: the values of ``axis`` (the sequence lengths by default), at least 3, strictly increasing
+                integers (a list, a range, a numpy array); default --attn-sizes (256, 512, 1024, 2048).
             metrics: any of "time", "memory", "flops" (one name or a list); default all three.
             device: "auto" (CUDA when there is a GPU, else the CPU), "cpu", "cuda", "cuda:INDEX"; default
                 --attn-device. A CUDA device where there is none skips the test.
             mode: "forward" (under torch.no_grad) or "train" (forward and backward of the sum of the outputs).
-            dtype: of the built-in q, k, v; default torch.float32.
-            batch, heads, head_dim: the shape of the built-in q, k, v: (batch, heads, N, head_dim).
+            dtype: of the built-in q, k, v (and a float mask); default torch.float32. One the device has no kernel
+                for skips the test with PyTorch's words.
+            batch, heads, head_dim: the shape of the built-in q, k, v: (batch, heads, N, head_dim); default 1, 8, 64.
             inputs: ``inputs(n)`` returns fn's arguments: a tuple, a dict of keywords, or one object.
+            axis: what ``sizes`` are the values of: "seq_len" (default: N, the length of q, k and v), "kv_len",
+                "batch", "heads" or "head_dim"; the reports name it. The other dimensions stay fixed at their
+                keywords, and a swept axis's own keyword must be left out.
+            seq_len: the fixed length of q (and k, v) when another axis is swept; needed then.
+            kv_len: the length of k and v, fixed (cross-attention: q of one length, k and v of another); default
+                the same as q's. With axis="kv_len" the sizes are its values.
+            kv_heads: heads of k and v, fewer than ``heads`` and dividing it (grouped-query or multi-query
+                attention); fn then gets ``enable_gqa=True``.
+            mask: None, "causal" (fn gets ``is_causal=True``), "bool" or "float" (fn gets ``attn_mask=``, a
+                (seq_len, kv_len) causal mask made before measuring: True where a query attends, or 0 and -inf).
             threads: CPU intra-op threads while timing; default --attn-threads (1).
             time_budget: seconds of timed calls per sweep; default --attn-time-budget (3).
             seed: of the built-in inputs' generator (the global RNG is left alone).
@@ -113,6 +128,11 @@ class ScalingRunner:
             batch=batch,
             heads=heads,
             head_dim=head_dim,
+            axis=axis,
+            seq_len=seq_len,
+            kv_len=kv_len,
+            kv_heads=kv_heads,
+            mask=mask,
             threads=self.options.threads if threads is None else threads,
             time_budget=self.options.time_budget if time_budget is None else time_budget,
             seed=seed,

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import functools
 import gc
+import inspect
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +19,11 @@ from typing import Any
 
 import torch
 
-from .attention import make_qkv
+from .attention import make_mask, make_qkv
+from .axes import axis_symbol
 from .budget import Budget, predict_peak
-from .config import SweepConfig
-from .errors import BackendUnavailable, SweepError
+from .config import BUILTIN_INPUT_FIELDS, SweepConfig
+from .errors import BackendUnavailable, DtypeUnavailable, SweepError
 from .guard import RamGuard, Room
 from .measure import host
 from .measure.device import (
@@ -77,11 +79,13 @@ def run_sweep(
     """
     __tracebackhide__ = True  # the SweepError names N and chains the user's own exception with its traceback
     _check_callables(fn, setup, inputs)
+    _check_builtin_settings(config, fn, setup, inputs)
     report = progress or _no_progress
     device = resolve_device(config.device)
     dtype = config.dtype if config.dtype is not None else torch.float32
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"dtype must be a torch.dtype such as torch.float16, got {dtype!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a torch.dtype of floating point such as torch.float16, got {dtype!r}")
+    symbol = axis_symbol(config.axis)
     name = label or _default_label(fn, setup)
     subject = _Subject(fn, setup, inputs, name)
 
@@ -105,14 +109,14 @@ def run_sweep(
                 )
             if over is not None:
                 stop = _Stop(Halt(n, SKIPPED, over))
-                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe()))
+                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe(symbol)))
                 break
             first_call: list[float] = []
             measure = functools.partial(_measure_size, config, device, dtype, n, subject, measured, first_call)
             stop = _attempt(n, measure, cap)
             if stop is not None:
                 calls.pop(n, None)
-                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe()))
+                report(Progress(name, Stage.STOPPED, n, index + 1, len(config.sizes), stop.halt.describe(symbol)))
                 break
             report(
                 Progress(name, Stage.MEASURED, n, index + 1, len(config.sizes), _describe_size(n, first_call, values))
@@ -120,7 +124,9 @@ def run_sweep(
             over = budget.after(n, first_call[0])
             if over is not None and index + 1 < len(config.sizes):
                 stop = _Stop(Halt(config.sizes[index + 1], SKIPPED, over))
-                report(Progress(name, Stage.STOPPED, stop.halt.n, index + 2, len(config.sizes), stop.halt.describe()))
+                report(
+                    Progress(name, Stage.STOPPED, stop.halt.n, index + 2, len(config.sizes), stop.halt.describe(symbol))
+                )
                 break
 
         if "time" in config.metrics and calls:
@@ -134,14 +140,14 @@ def run_sweep(
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, Stage.DONE, max(config.sizes), len(config.sizes), len(config.sizes)))
-    if stop is not None and isinstance(stop.error, BackendUnavailable) and not calls:
-        raise stop.error  # the pinned backend cannot run the case at all: nothing to measure (a skip in pytest)
+    if stop is not None and isinstance(stop.error, BackendUnavailable | DtypeUnavailable) and not calls:
+        raise stop.error  # the pinned backend or the dtype cannot run the case at all: nothing to measure (a skip)
     calls.clear()
     halt = stop.halt if stop is not None else None
     if halt is not None and halt.status == OUT_OF_MEMORY:
         _release_memory(device)
 
-    points = {metric: _points_of(metric, config.sizes, values, samples, halt) for metric in config.metrics}
+    points = {metric: _points_of(metric, config.sizes, values, samples, halt, symbol) for metric in config.metrics}
     builtin_inputs = setup is None and inputs is None
     environment = Environment(
         device=str(device),
@@ -150,14 +156,16 @@ def run_sweep(
         threads=config.threads if device.type == "cpu" else 0,
         dtype=str(dtype).removeprefix("torch.") if builtin_inputs else "user inputs",
         mode=config.mode,
-        shape={"batch": config.batch, "heads": config.heads, "head_dim": config.head_dim} if builtin_inputs else {},
+        shape=config.fixed_shape() if builtin_inputs else {},
         memory_capacity=memory_capacity(device),
         sdpa_backend=config.sdpa_backend,
+        axis=config.axis,
+        mask=config.mask,
     )
     kernels = {n: seen for n, seen in measured.kernels.items() if halt is None or n < halt.n}
     result = ScalingResult(label=name, environment=environment, points=points, halt=halt, kernels=kernels)
     if stop is not None and stop.halt.status == FAILED:
-        raise SweepError(f"{name} {stop.halt.describe()}", result) from stop.error
+        raise SweepError(f"{name} {stop.halt.describe(symbol)}", result) from stop.error
     return result
 
 
@@ -191,6 +199,10 @@ class _Subject:
     inputs: Callable[[int], object] | None
     name: str
 
+    @property
+    def builtin_inputs(self) -> bool:
+        return self.fn is not None and self.setup is None and self.inputs is None
+
 
 def _measure_size(
     config: SweepConfig,
@@ -219,6 +231,10 @@ def _measure_size(
             except Exception as error:
                 if config.sdpa_backend is not None and refused_by_backend(error):
                     raise backend_unavailable(config.sdpa_backend, subject.name, device, call, error) from error
+                if subject.builtin_inputs and _refuses_dtype(error, dtype):
+                    raise DtypeUnavailable(
+                        f"dtype={dtype} cannot run {subject.name} on {device}: {_first_line(error)}"
+                    ) from error
                 raise
             synchronize(device)
             first_call.append(time.perf_counter() - start)
@@ -269,7 +285,10 @@ def _first_size_estimate(
     if device.type != "cpu" or subject.setup is not None or subject.inputs is not None or not is_stateless(subject.fn):
         return None
     itemsize = torch.empty((), dtype=dtype).element_size()
-    bound = worst_case_bytes(config.batch, config.heads, n, config.head_dim, itemsize, config.mode == "train")
+    shape = config.shape_at(n)
+    length = max(shape.seq_len, shape.kv_len)  # a bound: cross-attention's scores are seq_len × kv_len
+    bound = worst_case_bytes(shape.batch, shape.heads, length, shape.head_dim, itemsize, config.mode == "train")
+    bound += shape.seq_len * shape.kv_len * max(itemsize, 4) if config.mask in ("bool", "float") else 0
     if guard.fits(bound):
         return None  # fits even in the worst case: not worth the first fake tensor's 0.7 s
     estimate = estimate_host_peak(lambda: _build_call(config, device, dtype, n, subject))
@@ -342,7 +361,7 @@ def _attempt(n: int, work: Callable[[], None], cap: _HostCap | None = None) -> _
         with cap.applied() if cap is not None else contextlib.nullcontext() as room:
             work()
     except Exception as error:
-        if isinstance(error, BackendUnavailable):  # beyond the sizes the pinned backend runs: skipped, with why
+        if isinstance(error, BackendUnavailable | DtypeUnavailable):  # beyond what runs here: skipped, with why
             return _Stop(Halt(n, SKIPPED, str(error)), error)
         if is_out_of_memory(error):
             reason = _first_line(error) + (f" ({room.describe()})" if room is not None else "")
@@ -400,13 +419,14 @@ def _points_of(
     values: Mapping[str, Mapping[int, float]],
     samples: Mapping[int, list[float]],
     halt: Halt | None,
+    symbol: str = "N",
 ) -> tuple[Point, ...]:
     points: list[Point] = []
     for n in sizes:
         if halt is not None and (n == halt.n or (n > halt.n and halt.status == SKIPPED)):
             points.append(Point(n, (), halt.status, halt.reason))
         elif halt is not None and n > halt.n:
-            points.append(Point(n, (), NOT_RUN, f"the sweep ended at N={halt.n}"))
+            points.append(Point(n, (), NOT_RUN, f"the sweep ended at {symbol}={halt.n}"))
         elif metric == "time":
             points.append(Point(n, tuple(samples[n])) if n in samples else Point(n, (), NOT_RUN, "not timed"))
         else:
@@ -461,21 +481,92 @@ def _build_call(config: SweepConfig, device: torch.device, dtype: torch.dtype, n
     else:
         assert fn is not None
         if inputs is None:
-            made: object = make_qkv(
-                n,
-                batch=config.batch,
-                heads=config.heads,
-                head_dim=config.head_dim,
-                dtype=dtype,
-                device=device,
-                requires_grad=train,
-                seed=config.seed,
-            )
+            args, kwargs = _builtin_inputs(config, device, dtype, n)
         else:
-            made = inputs(n)
-        args, kwargs = _as_arguments(made)
+            args, kwargs = _as_arguments(inputs(n))
         run = _bind(fn, args, kwargs)
     return _train_step(run, name) if train else _forward(run)
+
+
+def _builtin_inputs(
+    config: SweepConfig, device: torch.device, dtype: torch.dtype, size: int
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """q, k, v at one size (requiring grad in train mode, so the backward computes their gradients), and the
+    keywords the settings ask for: ``is_causal=True`` (mask="causal"), ``attn_mask=`` (mask="bool" or "float"),
+    ``enable_gqa=True`` (kv_heads= given). Everything is made here, before any measurement."""
+    shape = config.shape_at(size)
+    q, k, v = make_qkv(
+        shape.seq_len,
+        batch=shape.batch,
+        heads=shape.heads,
+        head_dim=shape.head_dim,
+        dtype=dtype,
+        device=device,
+        requires_grad=config.mode == "train",
+        seed=config.seed,
+        kv_len=shape.kv_len,
+        kv_heads=shape.kv_heads,
+    )
+    kwargs: dict[str, Any] = {}
+    if config.mask == "causal":
+        kwargs["is_causal"] = True
+    elif config.mask is not None:
+        kwargs["attn_mask"] = make_mask(config.mask, shape.seq_len, shape.kv_len, dtype=dtype, device=device)
+    if config.kv_heads is not None:
+        kwargs["enable_gqa"] = True
+    return (q, k, v), kwargs
+
+
+def _builtin_keywords(config: SweepConfig) -> list[tuple[str, str]]:
+    """The keywords the built-in inputs pass to fn, each with the setting that asks for it."""
+    keywords = []
+    if config.mask == "causal":
+        keywords.append(("is_causal", "mask='causal'"))
+    elif config.mask is not None:
+        keywords.append(("attn_mask", f"mask={config.mask!r}"))
+    if config.kv_heads is not None:
+        keywords.append(("enable_gqa", f"kv_heads={config.kv_heads}"))
+    return keywords
+
+
+def _check_builtin_settings(
+    config: SweepConfig,
+    fn: Callable[..., object] | None,
+    setup: Callable[[int], Call] | None,
+    inputs: Callable[[int], object] | None,
+) -> None:
+    """Settings of the built-in inputs are refused with inputs= or setup=, which would ignore them; a keyword the
+    built-in inputs would pass to a fn that cannot take it is refused before anything is measured."""
+    if setup is not None or inputs is not None:
+        given = [name for name in BUILTIN_INPUT_FIELDS if getattr(config, name) is not None]
+        if given:
+            which = "inputs=" if inputs is not None else "setup="
+            value = getattr(config, given[0])
+            raise ValueError(
+                f"{given[0]}={value!r} shapes the built-in q, k, v, which {which} replaces; build inputs of that "
+                f"shape in {which.rstrip('=')}(n) instead, and leave {given[0]}= out"
+            )
+        return
+    assert fn is not None
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature to read (some builtins): the first call will say
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    for keyword, setting in _builtin_keywords(config):
+        if keyword not in parameters:
+            name = getattr(fn, "__qualname__", None) or repr(fn)
+            raise ValueError(
+                f"{setting} passes {keyword}= to fn, and {name} takes no {keyword} parameter; accept it (as "
+                "scaled_dot_product_attention does) or build the inputs with inputs="
+            )
+
+
+def _refuses_dtype(error: BaseException, dtype: torch.dtype) -> bool:
+    """PyTorch's own words for an operator that has no kernel for this dtype on this device."""
+    scalar_type = torch.empty(0, dtype=dtype).type().rsplit(".", 1)[-1].removesuffix("Tensor")  # 'Half', 'BFloat16'
+    return f"not implemented for '{scalar_type}'" in str(error)
 
 
 def _as_arguments(made: object) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -127,6 +127,24 @@ def test_a_result_read_back_from_its_json_is_the_same_record():
     assert again.fit("time").exponent == result.fit("time").exponent
 
 
+def test_the_axis_and_the_mask_round_trip_and_an_older_record_swept_n():
+    env = Environment(
+        "cpu", "test cpu", "2.13.0", 1, "bfloat16", "train", {"batch": 1, "heads": 8, "seq_len": 512, "kv_heads": 2},
+        axis="head_dim", mask="float",
+    )  # fmt: skip
+    points = {"flops": tuple(Point(d, (1e6 * d,)) for d in (32, 64, 128))}
+    result = ScalingResult(label="gqa", environment=env, points=points, halt=Halt(256, "oom", "out of memory"))
+    document = json.loads(json.dumps(result.to_json()))
+    assert (document["axis"], document["mask"], document["shape"]["seq_len"]) == ("head_dim", "float", 512)
+    again = ScalingResult.from_json(document)
+    assert again.environment == env and again.to_json() == document
+    assert again.symbol == "head_dim" and again.halt is not None
+    assert again.halt.describe(again.symbol) == "out of memory at head_dim=256: out of memory"
+    del document["axis"], document["mask"]  # written before sweeps had an axis
+    older = ScalingResult.from_json(document)
+    assert (older.environment.axis, older.environment.mask, older.symbol) == ("seq_len", None, "N")
+
+
 def test_a_record_that_is_not_a_result_is_refused():
     document = _result(memory=[1.0, 2.0, 4.0, 8.0]).to_json()
     del document["metrics"]

@@ -168,6 +168,16 @@ def test_efficient_pinned_on_the_cpu(attn_scaling):
     attn_scaling(causal, metrics=["flops"], sdpa_backend="efficient", **FAST)
 """
 
+# A sweep along another axis than N, with grouped-query heads and a causal mask: the reports name the axis.
+AXES = """
+from pytest_attncomplexity import sdpa_attention
+
+def test_head_dim(attn_scaling):
+    r = attn_scaling(sdpa_attention, axis="head_dim", seq_len=64, sizes=[16, 32, 64], kv_heads=2, mask="causal",
+                     metrics=["flops"])
+    r.assert_exponent("flops", 1, tol=0.02)
+"""
+
 FILES = {
     "conftest.py": CONFTEST,
     "test_marked.py": MARKED,
@@ -177,6 +187,7 @@ FILES = {
     "test_inconclusive.py": INCONCLUSIVE_TEST,
     "test_guard.py": GUARD,
     "test_sdpa_kernels.py": KERNELS,
+    "test_axes.py": AXES,
 }
 
 EXPECTED = {
@@ -212,6 +223,7 @@ EXPECTED = {
     "test_sdpa_kernels.py::test_math_path_claimed_linear": "failed",
     "test_sdpa_kernels.py::test_kernel_changes": "passed",
     "test_sdpa_kernels.py::test_efficient_pinned_on_the_cpu": "skipped",
+    "test_axes.py::test_head_dim": "passed",
 }
 
 
@@ -338,7 +350,7 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 # The JSON file as docs/reports.md documents it: a reader may rely on exactly these keys.
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
-    "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels",
+    "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels", "axis", "mask",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",
@@ -366,6 +378,26 @@ def test_the_json_holds_every_result_in_the_documented_schema(session, document)
     assert all(metric["sizes"] == [64, 128, 256] for metric in naive["metrics"].values())
     assert naive["metrics"]["flops"]["exponent"] == pytest.approx(2.0)
     assert naive["metrics"]["memory"]["unit"] == "B"
+
+
+def test_a_sweep_along_another_axis_is_named_in_the_report_the_json_and_the_html(session, document):
+    session.out.fnmatch_lines(
+        [
+            "test_axes.py::test_head_dim [[]sdpa_attention[]]",
+            "  cpu (*), torch *, float32, forward, head_dim swept at batch=1, heads=8, seq_len=64, kv_heads=2, "
+            "is_causal=True",
+            "  metric*class      head_dim range    local slopes",
+            "  flops        1.000  1.000 .. 1.000 *16..64 (3)*",
+            "  SDPA kernel: flash (CPU) at every head_dim",
+        ]
+    )
+    result = _results_of(document, "test_head_dim")[0]
+    assert (result["axis"], result["mask"]) == ("head_dim", "causal")
+    assert result["shape"] == {"batch": 1, "heads": 8, "seq_len": 64, "kv_heads": 2}
+    assert result["metrics"]["flops"]["sizes"] == [16, 32, 64]
+    assert {r["axis"] for r in document["results"]} == {"seq_len", "head_dim"}
+    page = (session.path / "out" / "report.html").read_text()
+    assert "<th>head_dim range</th>" in page and "<th>head_dim</th><th>value</th>" in page
 
 
 def test_a_sweep_that_would_outgrow_ram_is_skipped_and_the_session_goes_on(session, document):

@@ -162,10 +162,12 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         flag = '<span class="badge inconclusive">kernel changes</span> ' if kernels.changes else ""
         parts.append(f'<p class="note">{flag}{escape(kernels.text)}</p>')
     notes = [
-        fixed_part_phrase(row.metric, row.fit) for row in metric_rows(result) if row.fit and row.fit.overhead_sizes
+        fixed_part_phrase(row.metric, row.fit, result.symbol)
+        for row in metric_rows(result)
+        if row.fit and row.fit.overhead_sizes
     ]
     if result.halt is not None:
-        notes.append(f"sweep ended: {result.halt.describe()}")
+        notes.append(f"sweep ended: {result.halt.describe(result.symbol)}")
     wall = memory_wall(result, max_memory)
     if wall is not None:
         notes.append(wall.describe())
@@ -175,14 +177,15 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
             notes.append(prediction)
     parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
     for metric in result.metrics:
-        parts.append(f"<details><summary>{escape(metric)}: every N</summary>{_points_table(result, metric)}</details>")
+        summary = f"{escape(metric)}: every {escape(result.symbol)}"
+        parts.append(f"<details><summary>{summary}</summary>{_points_table(result, metric)}</details>")
     return parts
 
 
 def _fit_table(result: ScalingResult) -> str:
     rows = [
-        "<tr><th>metric</th><th>exponent</th><th>95% CI</th><th>r²</th><th>class</th><th>N range</th>"
-        "<th>local slopes</th></tr>"
+        "<tr><th>metric</th><th>exponent</th><th>95% CI</th><th>r²</th><th>class</th>"
+        f"<th>{escape(result.symbol)} range</th><th>local slopes</th></tr>"
     ]
     for row in metric_rows(result):
         fit = row.fit
@@ -197,7 +200,7 @@ def _fit_table(result: ScalingResult) -> str:
 
 
 def _points_table(result: ScalingResult, metric: str) -> str:
-    rows = ["<tr><th>N</th><th>value</th><th>IQR</th><th>samples</th><th>status</th></tr>"]
+    rows = [f"<tr><th>{escape(result.symbol)}</th><th>value</th><th>IQR</th><th>samples</th><th>status</th></tr>"]
     try:
         left_out = result.fit(metric).overhead_sizes
     except FitError:

@@ -31,8 +31,8 @@ def kernel_line(result: ScalingResult) -> KernelLine | None:
             runs.append((kernels, [n]))
     pinned = f" (pinned: {result.environment.sdpa_backend})" if result.environment.sdpa_backend else ""
     if len(runs) == 1:
-        return KernelLine(f"SDPA kernel: {_names(runs[0][0])} at every N{pinned}", False)
-    parts = ", ".join(f"{_names(kernels)} at {_span(sizes)}" for kernels, sizes in runs)
+        return KernelLine(f"SDPA kernel: {_names(runs[0][0])} at every {result.symbol}{pinned}", False)
+    parts = ", ".join(f"{_names(kernels)} at {_span(sizes, result.symbol)}" for kernels, sizes in runs)
     return KernelLine(f"SDPA kernel: {parts}: changes between sizes{pinned}", True)
 
 
@@ -40,5 +40,5 @@ def _names(kernels: Sequence[str]) -> str:
     return " + ".join(kernels) if kernels else "none"
 
 
-def _span(sizes: Sequence[int]) -> str:
-    return f"N={sizes[0]}" if len(sizes) == 1 else f"N={sizes[0]}..{sizes[-1]}"
+def _span(sizes: Sequence[int], symbol: str) -> str:
+    return f"{symbol}={sizes[0]}" if len(sizes) == 1 else f"{symbol}={sizes[0]}..{sizes[-1]}"

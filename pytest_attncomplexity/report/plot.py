@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..axes import axis_label
 from ..fit import FitError
 from ..results import FAILED, OUT_OF_MEMORY, SKIPPED, ScalingResult
 from ..units import format_value
@@ -177,7 +178,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
                 "-",
                 color=color,
                 linewidth=1.6,
-                label=f"{name}N$^{{{fit.exponent:.2f}}}$ → O({_pretty(fit.complexity)})",
+                label=f"{name}{_plain(result.symbol)}$^{{{fit.exponent:.2f}}}$ → O({_pretty(fit.complexity)})",
             )
             if fit.overhead_sizes:
                 trimmed = [p for p in measured if p.n in fit.overhead_sizes]
@@ -216,7 +217,8 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
     if anchor is not None and all_sizes:
         span = [min(all_sizes), max(all_sizes)]
         n0, v0 = anchor
-        for power, style, name in ((1, (0, (4, 3)), "O(N)"), (2, (0, (1, 2)), "O(N²)")):
+        x = results[0].symbol
+        for power, style, name in ((1, (0, (4, 3)), f"O({x})"), (2, (0, (1, 2)), f"O({x}²)")):
             axes.plot(
                 span,
                 [v0 * (x / n0) ** power for x in span],
@@ -236,7 +238,7 @@ def _draw_metric(axes: Any, results: Sequence[ScalingResult], metric: str) -> No
         ticks = sorted(set(all_sizes))
         axes.set_xticks(ticks, [str(n) for n in ticks], rotation=45 if len(ticks) > 6 else 0)
         axes.xaxis.set_minor_locator(NullLocator())  # only the measured sizes are labelled
-    axes.set_xlabel("sequence length N")
+    axes.set_xlabel(axis_label(results[0].environment.axis) if results else axis_label("seq_len"))
     axes.set_ylabel(_METRIC_TITLES.get(metric, metric))  # the ticks carry the units
     axes.grid(True, which="major", alpha=0.3)
     handles, labels = axes.get_legend_handles_labels()

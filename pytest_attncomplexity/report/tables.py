@@ -27,9 +27,10 @@ def remeasured_phrase(times: int) -> str:
     return f"measured again {times} time(s) with a larger budget"
 
 
-def fixed_part_phrase(metric: str, fit: Fit) -> str:
-    """The leading sizes a fit left out and the fixed part that dominates them (terminal report and HTML page)."""
-    shown = ", ".join(f"N={n}" for n in fit.overhead_sizes)
+def fixed_part_phrase(metric: str, fit: Fit, symbol: str = "N") -> str:
+    """The leading sizes a fit left out and the fixed part that dominates them (terminal report and HTML page);
+    ``symbol`` names the axis."""
+    shown = ", ".join(f"{symbol}={n}" for n in fit.overhead_sizes)
     part = "a fixed per-call cost" if metric == "time" else "a fixed part"
     size = format_value(metric, fit.fixed_part)
     return f"{metric}: {shown} left out of the exponent: {part} of ≈{size} dominates there"
@@ -56,8 +57,8 @@ def noise_summary(result: ScalingResult, metric: str) -> str:
         f"The measurement was too noisy to decide{again}: the IQR of the samples is "
         f"{statistics.median(p.relative_iqr for p in points):.0%} of the median at a typical N and "
         f"{worst.relative_iqr:.0%} at "
-        f"N={worst.n}, and the exponent's 95% interval is {high - low:.2f} wide. Give the sweep more time "
-        "(--attn-time-budget), start the sizes where one call takes longer, widen tol, or run on a quieter "
+        f"{result.symbol}={worst.n}, and the exponent's 95% interval is {high - low:.2f} wide. Give the sweep more "
+        "time (--attn-time-budget), start the sizes where one call takes longer, widen tol, or run on a quieter "
         "machine; --attn-inconclusive=skip|xfail turns this verdict into a skip or an xfail."
     )
 
@@ -72,7 +73,7 @@ def points_table(result: ScalingResult, metric: str) -> str:
     except FitError:
         slopes = [None] * len(result.sizes(metric))
     slope_of = dict(zip(result.sizes(metric), slopes, strict=True))
-    rows = [f"{'N':>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
+    rows = [f"{result.symbol:>8}  {metric:>12}  {'IQR':>10}  {'local slope':>11}"]
     for point in result.points_of(metric):
         if not point.measured:
             rows.append(f"{point.n:>8}  {point.status:>12}  {'':>10}  {'':>11}  {point.reason}")

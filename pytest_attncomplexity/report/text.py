@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..axes import SEQ_LEN
 from ..extrapolate import describe_prediction, memory_wall
 from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
@@ -15,14 +16,31 @@ from .tables import fixed_part_phrase, remeasured_phrase
 def describe_environment(result: ScalingResult) -> str:
     env = result.environment
     threads = f", {env.threads} thread{'s' if env.threads != 1 else ''}" if env.threads else ""
-    return f"{env.device} ({env.device_name}), torch {env.torch_version}{threads}, {env.dtype}, {env.mode}"
+    described = f"{env.device} ({env.device_name}), torch {env.torch_version}{threads}, {env.dtype}, {env.mode}"
+    return described + "".join(f", {part}" for part in describe_inputs(result))
+
+
+def describe_inputs(result: ScalingResult) -> list[str]:
+    """What sets the built-in inputs apart from the default self-attention over N: the axis swept with the sizes
+    fixed beside it, cross-attention, grouped-query heads, the mask."""
+    env, parts = result.environment, []
+    shape = env.shape
+    if env.axis != SEQ_LEN:
+        fixed = ", ".join(f"{name}={value}" for name, value in shape.items())
+        parts.append(f"{env.axis} swept" + (f" at {fixed}" if fixed else ""))
+    else:
+        parts += [f"{name}={shape[name]}" for name in ("kv_len", "kv_heads") if name in shape]
+    if env.mask is not None:
+        parts.append("is_causal=True" if env.mask == "causal" else f"{env.mask} attn_mask")
+    return parts
 
 
 def format_result(result: ScalingResult, max_memory: int | None = None, predict_n: int | None = None) -> list[str]:
     title = f"{result.nodeid} [{result.label}]" if result.nodeid else result.label
     lines = [title, f"  {describe_environment(result)}"]
     lines.append(
-        f"  {'metric':<8}{'exponent':>10}  {'95% CI':<17}{'r²':>7}  {'class':<11}{'N range':<18}{'local slopes'}"
+        f"  {'metric':<8}{'exponent':>10}  {'95% CI':<17}{'r²':>7}  {'class':<11}{result.symbol + ' range':<18}"
+        "local slopes"
     )
     for row in metric_rows(result):
         fit = row.fit
@@ -38,7 +56,7 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
     if kernels is not None:
         lines.append(f"  {kernels.text}")
     if result.halt is not None:
-        lines.append(f"  sweep ended: {result.halt.describe()}")
+        lines.append(f"  sweep ended: {result.halt.describe(result.symbol)}")
     wall = memory_wall(result, max_memory)
     if wall is not None:
         lines.append(f"  {wall.describe()}")
@@ -51,10 +69,10 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
 def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
     notes = []
     if fit.overhead_sizes:
-        notes.append(fixed_part_phrase(metric, fit))
+        notes.append(fixed_part_phrase(metric, fit, result.symbol))
     noisy = result.noisy_points(metric)
     if noisy:
-        shown = ", ".join(f"N={p.n} ({p.relative_iqr:.0%})" for p in noisy)
+        shown = ", ".join(f"{result.symbol}={p.n} ({p.relative_iqr:.0%})" for p in noisy)
         notes.append(f"{metric}: noisy points, IQR over {NOISY_IQR_RATIO:.0%} of the median: {shown}")
     if result.remeasured and metric in NOISY_METRICS:
         notes.append(f"{metric}: {remeasured_phrase(result.remeasured)} (inconclusive first)")
