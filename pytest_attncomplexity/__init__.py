@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .config import PluginOptions, SweepConfig
 from .errors import BackendUnavailable, DeviceUnavailable, DtypeUnavailable, SweepError
 from .fit import Fit, FitError, fit_power_law
-from .results import Environment, Point, ScalingResult
+from .results import Environment, PeakRate, Point, ScalingResult
 from .runner import ScalingRunner
 from .sizes import geometric
 
@@ -35,6 +35,7 @@ __all__ = [
     "Environment",
     "Fit",
     "FitError",
+    "PeakRate",
     "PluginOptions",
     "Point",
     "ScalingResult",

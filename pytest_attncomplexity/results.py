@@ -112,6 +112,15 @@ class Point:
 
 
 @dataclass(frozen=True)
+class PeakRate:
+    """The FLOP/s a device can reach for a dtype, and where that figure comes from: the vendor's dense figure for
+    the device, or a large matmul measured on it (measure/peak.py). A result's FLOP/s is shown as a share of it."""
+
+    flop_rate: float  # FLOP/s
+    source: str  # e.g. "vendor figure: H100 SXM, bfloat16, dense" or "measured: 8192×8192 bfloat16 matmul"
+
+
+@dataclass(frozen=True)
 class Environment:
     """Where a sweep ran and with which settings: kept beside the numbers so they can be compared later."""
 
@@ -126,6 +135,7 @@ class Environment:
     sdpa_backend: str | None = None  # the SDPA backend pinned with sdpa_backend=; None: PyTorch chose
     axis: str = DEFAULT_AXIS  # what the sizes are the values of: seq_len, kv_len, batch, heads or head_dim
     mask: str | None = None  # the built-in inputs' mask: "causal", "bool", "float"; None: no mask
+    peak: PeakRate | None = None  # the device's peak FLOP/s for the dtype (CUDA, built-in inputs); None: not known
 
 
 @dataclass(frozen=True)
@@ -225,6 +235,15 @@ class ScalingResult:
         wanted = set(sizes)
         pairs = tuple((p.n, p.value) for p in self._measured(metric) if p.n in wanted)
         return _fit_points(metric, pairs, trim)
+
+    def flop_rates(self) -> dict[int, float]:
+        """FLOP/s at each N where both FLOPs and time were measured: the FLOPs of one call over its time (the mean
+        of the faster half of the samples, the value the time fit uses); empty unless both metrics were measured.
+        A training step counts the FLOPs and the time of forward and backward together."""
+        if "flops" not in self.points or "time" not in self.points:
+            return {}
+        times = {p.n: p.value for p in self._measured("time")}
+        return {p.n: p.value / times[p.n] for p in self._measured("flops") if times.get(p.n, 0.0) > 0 and p.value > 0}
 
     def point_at(self, metric: str, n: int) -> Point | None:
         """The measured point of ``metric`` at N = ``n``, if there is one."""
@@ -334,6 +353,10 @@ class ScalingResult:
             "memory_capacity": env.memory_capacity,
             "sdpa_backend": env.sdpa_backend,
             "kernels": {str(n): list(names) for n, names in sorted(self.kernels.items())},
+            "flop_rate": {str(n): rate for n, rate in sorted(self.flop_rates().items())},
+            "peak_flop_rate": None
+            if env.peak is None
+            else {"flop_rate": env.peak.flop_rate, "source": env.peak.source},
             "checks": [
                 {
                     "metric": v.metric,
@@ -367,6 +390,9 @@ class ScalingResult:
             sdpa_backend=None if data.get("sdpa_backend") is None else str(data["sdpa_backend"]),
             axis=str(data.get("axis") or DEFAULT_AXIS),  # a record from before there were axes swept N
             mask=None if data.get("mask") is None else str(data["mask"]),
+            peak=None
+            if not data.get("peak_flop_rate")
+            else PeakRate(float(data["peak_flop_rate"]["flop_rate"]), str(data["peak_flop_rate"]["source"])),
         )
         points: dict[str, tuple[Point, ...]] = {}
         for metric, entry in dict(data["metrics"]).items():

@@ -47,6 +47,7 @@ from .measure.kernels import (
     sdpa_kernels,
 )
 from .measure.memory import peak_memory_and_operators
+from .measure.peak import device_peak
 from .measure.timing import time_calls
 from .measure.timing_lock import lock_file, taking_turns
 from .progress import Progress, ProgressCallback, Stage
@@ -161,6 +162,10 @@ def run_sweep(
         sdpa_backend=config.sdpa_backend,
         axis=config.axis,
         mask=config.mask,
+        # On CUDA the FLOP/s is shown as a share of the device's peak for the dtype (only known for built-in inputs).
+        peak=device_peak(device, dtype, device_name(device))
+        if builtin_inputs and {"time", "flops"} <= set(config.metrics)
+        else None,
     )
     kernels = {n: seen for n, seen in measured.kernels.items() if halt is None or n < halt.n}
     result = ScalingResult(label=name, environment=environment, points=points, halt=halt, kernels=kernels)

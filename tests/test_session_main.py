@@ -69,7 +69,7 @@ def test_naive_memory(attn_scaling):
     r.assert_exponent("memory", 2, tol=0.3)
 
 def test_sdpa_time(attn_scaling):
-    r = attn_scaling(sdpa_attention, metrics=["time"], label="fused", **FAST)
+    r = attn_scaling(sdpa_attention, metrics=["time", "flops"], label="fused", **FAST)
     assert r.fit("time").sizes == (64, 128, 256)
 
 def test_claims_linear_memory(attn_scaling):
@@ -350,7 +350,8 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 # The JSON file as docs/reports.md documents it: a reader may rely on exactly these keys.
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
-    "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels", "axis", "mask",
+    "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels", "flop_rate",
+    "peak_flop_rate", "axis", "mask",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",
@@ -378,6 +379,29 @@ def test_the_json_holds_every_result_in_the_documented_schema(session, document)
     assert all(metric["sizes"] == [64, 128, 256] for metric in naive["metrics"].values())
     assert naive["metrics"]["flops"]["exponent"] == pytest.approx(2.0)
     assert naive["metrics"]["memory"]["unit"] == "B"
+
+
+def test_flop_rate_at_each_n_in_the_report_the_json_and_the_html(session, document):
+    session.out.fnmatch_lines(
+        [
+            "test_plain.py::test_sdpa_time [[]fused[]]",
+            "  time *64..256 (3)*",
+            "  flops *",
+            "  FLOP/s (?FLOP/s): * at N=64, * at 128, * at 256",
+        ]
+    )
+    fused = _results_of(document, "test_sdpa_time")[0]
+    rates = fused["flop_rate"]
+    assert list(rates) == ["64", "128", "256"]
+    time, flops = fused["metrics"]["time"], fused["metrics"]["flops"]
+    assert [rates[str(n)] for n in time["sizes"]] == pytest.approx(
+        [f / t for f, t in zip(flops["values"], time["values"], strict=True)]
+    )
+    assert fused["peak_flop_rate"] is None  # on the CPU: FLOP/s without a share of a peak
+    assert _results_of(document, "test_naive_memory")[0]["flop_rate"] == {}  # no time measured
+    assert "share of peak" not in session.stdout
+    page = (session.path / "out" / "report.html").read_text()
+    assert re.search(r'<p class="note">FLOP/s \([GM]FLOP/s\): [^<]* at N=64, ', page)
 
 
 def test_a_sweep_along_another_axis_is_named_in_the_report_the_json_and_the_html(session, document):

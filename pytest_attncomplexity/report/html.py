@@ -16,6 +16,7 @@ from ..fit import FitError
 from ..results import ScalingResult
 from ..units import format_value
 from .changes import change_lines, counts_phrase, describe_baseline
+from .efficiency import flop_rate_lines
 from .kernels import kernel_line
 from .rows import metric_rows, results_by_test
 from .tables import OVERHEAD_PHRASE, fixed_part_phrase, noisy_phrase
@@ -156,6 +157,7 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         ]
         parts.append('<ul class="checks">' + "".join(items) + "</ul>")
     parts.append(_fit_table(result))
+    parts += [f'<p class="note">{escape(line)}</p>' for line in flop_rate_lines(result)]
     kernels = kernel_line(result)
     if kernels is not None:
         # A kernel that changes between sizes makes the exponent mix two implementations: flagged like a warning.

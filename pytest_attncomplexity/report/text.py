@@ -8,6 +8,7 @@ from ..axes import SEQ_LEN
 from ..extrapolate import describe_prediction, memory_wall
 from ..fit import Fit
 from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
+from .efficiency import flop_rate_lines
 from .kernels import kernel_line
 from .rows import metric_rows
 from .tables import fixed_part_phrase, remeasured_phrase
@@ -52,6 +53,7 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
             f"{row.span:<18}{row.slopes}"
         )
         lines.extend(f"    {note}" for note in _notes(result, row.metric, fit))
+    lines.extend(f"  {line}" for line in flop_rate_lines(result))
     kernels = kernel_line(result)
     if kernels is not None:
         lines.append(f"  {kernels.text}")
