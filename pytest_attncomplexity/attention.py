@@ -108,9 +108,9 @@ def sdpa_attention(
 ) -> torch.Tensor:
     """PyTorch's fused ``scaled_dot_product_attention``: O(N²) time, O(N) memory on its fused kernels. The keywords
     are passed through (``causal`` is the older name of ``is_causal``)."""
-    return F.scaled_dot_product_attention(
-        q, k, v, attn_mask=attn_mask, is_causal=causal or is_causal, enable_gqa=enable_gqa
-    )
+    # enable_gqa only when asked: torch before 2.5 has no such keyword.
+    grouped = {"enable_gqa": True} if enable_gqa else {}
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal or is_causal, **grouped)
 
 
 def linear_attention(

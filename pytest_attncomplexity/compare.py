@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .comparison import SIGNIFICANCE, Change, ExponentChange, ResultComparison, StopChange, ValueChange
-from .fit import FitError
+from .fit import Fit, FitError
 from .results import MIN_FIT_POINTS, NOISY_METRICS, OUT_OF_MEMORY, SKIPPED, ScalingResult
 from .units import METRICS
 
@@ -109,6 +109,9 @@ def compare_result(
     """Every metric both measured: its exponent change and its value change, each judged by its rule (if any)."""
     if baseline is None:
         return ResultComparison(name, found=False)
+    axis, axis_before = current.environment.axis, baseline.environment.axis
+    if axis != axis_before:  # sizes of different axes: nothing in common to compare
+        return ResultComparison(name, True, notes=(f"swept {axis} now, {axis_before} in the baseline: not compared",))
     exponents: list[ExponentChange] = []
     values: list[ValueChange] = []
     notes: list[str] = []
@@ -166,31 +169,44 @@ def compare_exponent(
             before = baseline.fit_on(metric, shared[head:], trim=False)
     except FitError as error:
         return f"{metric} exponent: cannot be compared: {error}"
-    fitted = tuple(n for n in now.sizes if n not in now.overhead_sizes)
-    delta = now.exponent - before.exponent
-    # The 95% interval of the change, one side at a time: how far down a rise, or up a fall, could really be.
-    rise_low = delta - math.hypot(now.exponent - now.ci[0], before.ci[1] - before.exponent)
-    fall_low = -delta - math.hypot(now.ci[1] - now.exponent, before.exponent - before.ci[0])
-    change = Change.NOT_GATED
-    if rule is not None:
-        if rise_low > rule.threshold and len(fitted) >= MIN_CONFIRM_POINTS:
-            change = Change.REGRESSED
-        elif delta > rule.threshold:
-            change = Change.INCONCLUSIVE
-        elif fall_low > rule.threshold:
-            change = Change.IMPROVED
-        else:
-            change = Change.UNCHANGED
+    change = _judge_exponents(now, before, rule)
+    if change == Change.INCONCLUSIVE and len(_fitted(now)) < MIN_CONFIRM_POINTS <= len(shared):
+        # The sizes past the head rose past the threshold, but are too few to confirm it: the fit over every shared
+        # size may (a memory regression of a model with a fixed part, swept at 4 sizes, has 3 left past the head).
+        whole_now = current.fit_on(metric, shared, trim=False)
+        whole_before = baseline.fit_on(metric, shared, trim=False)
+        if _judge_exponents(whole_now, whole_before, rule) == Change.REGRESSED:
+            now, before, change = whole_now, whole_before, Change.REGRESSED
     return ExponentChange(
         metric,
         before.exponent,
         before.ci,
         now.exponent,
         now.ci,
-        fitted,
+        _fitted(now),
         change,
         rule.text if rule else "",
     )
+
+
+def _fitted(fit: Fit) -> tuple[int, ...]:
+    return tuple(n for n in fit.sizes if n not in fit.overhead_sizes)
+
+
+def _judge_exponents(now: Fit, before: Fit, rule: Rule | None) -> Change:
+    if rule is None:
+        return Change.NOT_GATED
+    delta = now.exponent - before.exponent
+    # The 95% interval of the change, one side at a time: how far down a rise, or up a fall, could really be.
+    rise_low = delta - math.hypot(now.exponent - now.ci[0], before.ci[1] - before.exponent)
+    fall_low = -delta - math.hypot(now.ci[1] - now.exponent, before.exponent - before.ci[0])
+    if rise_low > rule.threshold and len(_fitted(now)) >= MIN_CONFIRM_POINTS:
+        return Change.REGRESSED
+    if delta > rule.threshold:
+        return Change.INCONCLUSIVE
+    if fall_low > rule.threshold:
+        return Change.IMPROVED
+    return Change.UNCHANGED
 
 
 def compare_value(current: ScalingResult, baseline: ScalingResult, metric: str, rule: Rule | None) -> ValueChange | str:

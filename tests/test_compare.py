@@ -208,3 +208,27 @@ def test_a_time_value_is_never_judged_on_one_sample():
     five = compare_result(_time({n: 3 * v for n, v in base.items()}, samples=5), _time(base, samples=5), rules, "b")
     assert five.values[0].change == Change.INCONCLUSIVE  # 1/252 is the smallest p 5 against 5 can give
     assert "5 and 5 samples cannot reach p < 0.002 whatever they hold" in five.values[0].describe()
+
+
+def test_results_of_different_axes_are_not_compared():
+    before = _memory(1.0)
+    now = _memory(2.0)
+    now.environment = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward", axis="head_dim")
+    comparison = compare_result(now, before, parse_rules("exponent:0.3"), "b")
+    assert comparison.found and comparison.changes == ()
+    assert comparison.notes == ("swept head_dim now, seq_len in the baseline: not compared",)
+
+
+def test_a_memory_regression_behind_a_fixed_part_is_confirmed_over_every_size():
+    # 18 MiB fixed plus a linear part, then the same plus an N² part: 3 sizes past the fixed part are too few to
+    # confirm the rise there, the 4 shared sizes confirm it.
+    mib = 2**20
+
+    def model(quadratic: float) -> ScalingResult:
+        points = tuple(Point(n, (18 * mib + 4096.0 * n + quadratic * n**2,)) for n in SIZES)
+        return ScalingResult("bert", ENV, {"memory": points}, nodeid="t.py::test")
+
+    before, now = model(0.0), model(40.0)
+    (change,) = compare_result(now, before, parse_rules("memory:0.3"), "b").exponents
+    assert change.change == Change.REGRESSED
+    assert change.delta > 0.3

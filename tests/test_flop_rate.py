@@ -131,3 +131,8 @@ def test_a_measured_matmul_gives_a_positive_rate_and_says_what_was_measured():
 
 def test_the_cpu_gets_no_peak():
     assert device_peak(torch.device("cpu"), torch.float32, "AMD EPYC") is None
+
+
+def test_a_mig_slice_gets_no_vendor_figure_of_the_whole_part():
+    assert vendor_peak("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "bfloat16") is None
+    assert vendor_peak("NVIDIA H100 80GB HBM3", "bfloat16") is not None

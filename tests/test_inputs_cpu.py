@@ -15,6 +15,7 @@ from pytest_attncomplexity import (
     ScalingResult,
     ScalingRunner,
     SweepConfig,
+    SweepError,
     linear_attention,
     make_qkv,
     naive_attention,
@@ -298,3 +299,11 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_a_float32_operator_missing_is_the_users_bug_not_a_dtype_skip():
+    def buggy(q, k, v):
+        return torch.bitwise_and(q, k)  # no float kernel: "not implemented for 'Float'"
+
+    with pytest.raises(SweepError, match=r"not implemented for 'Float'"):
+        _sweep(buggy, metrics=["flops"])

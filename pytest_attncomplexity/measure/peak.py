@@ -36,13 +36,28 @@ _MATMUL_CALLS = 5
 def peak_kind(dtype: torch.dtype) -> str:
     """The name of the dtype in VENDOR_PEAKS: float32 counts as "tf32" when PyTorch lets matmuls use TF32."""
     name = str(dtype).removeprefix("torch.")
-    if name == "float32" and torch.backends.cuda.matmul.allow_tf32:
+    if name == "float32" and _matmuls_use_tf32():
         return "tf32"
     return name
 
 
+def _matmuls_use_tf32() -> bool:
+    """Read through the precision API when there is one: torch 2.9+ raises on the legacy allow_tf32 flag once a
+    program has set the new one."""
+    matmul = torch.backends.cuda.matmul
+    precision = getattr(matmul, "fp32_precision", None)
+    if precision is not None:
+        if precision == "none":  # inherits the backend-wide setting
+            precision = getattr(torch.backends, "fp32_precision", "ieee")
+        return str(precision) == "tf32"
+    return bool(matmul.allow_tf32)
+
+
 def vendor_peak(device_name: str, kind: str) -> PeakRate | None:
-    """The vendor's dense figure for this device and dtype, or None when the table has none."""
+    """The vendor's dense figure for this device and dtype, or None when the table has none (or the device is a MIG
+    slice, which has a fraction of the part's cores)."""
+    if "MIG" in device_name.upper().split():
+        return None
     for pattern, part, figures in VENDOR_PEAKS:
         if re.search(pattern, device_name, flags=re.IGNORECASE):
             if kind not in figures:
@@ -85,7 +100,11 @@ def device_peak(device: torch.device, dtype: torch.dtype, name: str) -> PeakRate
     and where the device cannot multiply in that dtype."""
     if device.type != "cuda":
         return None
-    return vendor_peak(name, peak_kind(dtype)) or _measured_once(device, dtype, peak_kind(dtype))
+    try:  # a share of a peak is a nicety: nothing about it may fail the sweep it describes
+        kind = peak_kind(dtype)
+        return vendor_peak(name, kind) or _measured_once(device, dtype, kind)
+    except Exception:
+        return None
 
 
 @functools.lru_cache(maxsize=16)
