@@ -35,7 +35,7 @@ def storage_path(config: Any, options: PluginOptions) -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def run_environment(device_option: str) -> dict[str, str]:
+def keyed_environment(device_option: str) -> dict[str, str]:
     """Where this run measures, with its storage key (imports torch)."""
     from .measure.device import run_environment as describe
 
@@ -57,7 +57,7 @@ def open_baseline(config: Any, options: PluginOptions) -> BaselineGate | None:
         # A pytest-xdist worker judges with the controller's choice, which has warned of differences already;
         # torch is not asked about the device here, as that would start CUDA before the worker picks its GPU.
         return BaselineGate(load_baseline(Path(workerinput[BASELINE_PATH_KEY])), options.compare_fail)
-    environment = run_environment(options.device)
+    environment = keyed_environment(options.device)
     baseline = load_baseline(find_baseline(storage_path(config, options), environment["key"], wanted))
     return BaselineGate(baseline, options.compare_fail, differences(baseline, environment))
 
@@ -90,7 +90,7 @@ class BaselineStore:
             files.notices.append(f"no baseline saved: {regressed} change(s) regressed against the baseline compared")
             return
         try:
-            environment: dict[str, Any] = dict(run_environment(self.options.device))
+            environment: dict[str, Any] = dict(keyed_environment(self.options.device))
             environment["machine"] = files.machine()
             commit = commit_info(self.config)
             name = self.options.save or autosave_name(commit, datetime.datetime.now())

@@ -2,6 +2,13 @@ from __future__ import annotations
 
 import pytest
 
+# In-process inner runs (pytester.runpytest_inprocess) drop the modules they imported when they end, and extension
+# modules cannot be loaded twice in one process: a start-up that resolves a device imports torch, one that reads a
+# baseline fits it (scipy.stats, which loads numpy.fft). Loaded here first, they outlive every inner run, whatever
+# order the tests run in.
+import scipy.stats  # noqa: F401
+import torch  # noqa: F401
+
 from .inner import FAST_SIZES
 
 
