@@ -12,7 +12,7 @@ import torch
 from _series import time_sweeps
 
 from pytest_attncomplexity import ScalingRunner, linear_attention, naive_attention, sdpa_attention
-from pytest_attncomplexity.sizes import parse_sizes
+from pytest_attncomplexity.core.sizes import parse_sizes
 
 
 def main() -> None:

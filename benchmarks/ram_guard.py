@@ -32,11 +32,11 @@ import torch
 
 from pytest_attncomplexity import ScalingRunner, naive_attention, sdpa_attention
 from pytest_attncomplexity.attention import make_qkv
-from pytest_attncomplexity.config import DEFAULT_RAM_GUARD
-from pytest_attncomplexity.guard import RamGuard
+from pytest_attncomplexity.core.config import DEFAULT_RAM_GUARD
 from pytest_attncomplexity.measure import host
 from pytest_attncomplexity.measure.device import start_thread_pool
 from pytest_attncomplexity.measure.estimate import estimate_host_peak
+from pytest_attncomplexity.measure.guard import RamGuard
 
 SIZES = [256, 512, 1024, 2048]
 

@@ -19,8 +19,8 @@ import torch
 from _series import busy_neighbour
 
 from pytest_attncomplexity import ScalingRunner, sdpa_attention
-from pytest_attncomplexity.fit import fit_power_law
-from pytest_attncomplexity.sizes import parse_sizes
+from pytest_attncomplexity.core.fit import fit_power_law
+from pytest_attncomplexity.core.sizes import parse_sizes
 
 Estimator = Callable[[Sequence[float]], float]
 

@@ -17,7 +17,7 @@ import torch
 from _series import busy_neighbour, time_sweeps
 
 from pytest_attncomplexity import sdpa_attention
-from pytest_attncomplexity.sizes import parse_sizes
+from pytest_attncomplexity.core.sizes import parse_sizes
 
 
 def main() -> None:

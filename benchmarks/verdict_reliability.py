@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from _series import busy_neighbour
 
 from pytest_attncomplexity import ScalingRunner, sdpa_attention
-from pytest_attncomplexity.sizes import parse_sizes
+from pytest_attncomplexity.core.sizes import parse_sizes
 
 
 def masked_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

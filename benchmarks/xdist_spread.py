@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from pytest_attncomplexity.sizes import parse_sizes
+from pytest_attncomplexity.core.sizes import parse_sizes
 
 TESTS = """
 import pytest

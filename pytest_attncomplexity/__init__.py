@@ -9,23 +9,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import PluginOptions, SweepConfig
+from .core.config import SweepConfig
+from .core.fit import Fit, FitError, fit_power_law
+from .core.options import PluginOptions
+from .core.records import Environment, PeakRate, Point
+from .core.result import ScalingResult
+from .core.sizes import geometric
 from .errors import BackendUnavailable, DeviceUnavailable, DtypeUnavailable, SweepError
-from .fit import Fit, FitError, fit_power_law
-from .results import Environment, PeakRate, Point, ScalingResult
-from .runner import ScalingRunner
-from .sizes import geometric
+from .sweep.runner import ScalingRunner
 
 if TYPE_CHECKING:
     from .attention import linear_attention, make_qkv, naive_attention, sdpa_attention
-    from .sweep import run_sweep
+    from .sweep.run import run_sweep
 
 _LAZY = {
     "linear_attention": "attention",
     "make_qkv": "attention",
     "naive_attention": "attention",
     "sdpa_attention": "attention",
-    "run_sweep": "sweep",
+    "run_sweep": "sweep.run",
 }
 
 __all__ = [

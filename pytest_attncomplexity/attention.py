@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .config import DEFAULT_BATCH, DEFAULT_HEAD_DIM, DEFAULT_HEADS, DEFAULT_SEED
+from .core.config import DEFAULT_BATCH, DEFAULT_HEAD_DIM, DEFAULT_HEADS, DEFAULT_SEED
 
 
 def make_qkv(

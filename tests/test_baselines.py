@@ -14,7 +14,8 @@ import time
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.baselines import (
+from pytest_attncomplexity.core.options import validate_name
+from pytest_attncomplexity.gate.storage import (
     SCHEMA_VERSION,
     BaselineError,
     baseline_document,
@@ -23,7 +24,6 @@ from pytest_attncomplexity.baselines import (
     save_baseline,
     saved_baselines,
     storage_key,
-    validate_name,
 )
 
 KEY = "Linux-CPython-3.11-64bit-cpu"
@@ -126,7 +126,7 @@ def test_runs_saving_at_once_never_overwrite_each_other(tmp_path):
 KILLED_SAVE = """
 import json, sys, time
 from pathlib import Path
-from pytest_attncomplexity.baselines import save_baseline
+from pytest_attncomplexity.gate.storage import save_baseline
 
 ready = Path(sys.argv[2])
 

@@ -18,18 +18,12 @@ import pytest
 import torch
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.benchmark_groups import (
-    Group,
-    Member,
-    cuda_synchronized,
-    judge,
-    nothing_ran,
-    replace_timer,
-    samples_of,
-)
-from pytest_attncomplexity.claims import Claims, parse_claims
-from pytest_attncomplexity.machine import machine_info
-from pytest_attncomplexity.results import FAILED, NOT_RUN, SKIPPED
+from pytest_attncomplexity.core.claims import Claims, parse_claims
+from pytest_attncomplexity.core.records import FAILED, NOT_RUN, SKIPPED
+from pytest_attncomplexity.plugin.benchmark.groups import Group, Member
+from pytest_attncomplexity.plugin.benchmark.timer import cuda_synchronized, replace_timer, samples_of
+from pytest_attncomplexity.plugin.benchmark.verdict import judge, nothing_ran
+from pytest_attncomplexity.plugin.machine import machine_info
 
 from .inner import InnerSession, run_inner_session
 
@@ -254,7 +248,7 @@ def test_a_missed_claim_fails_the_member_that_completes_the_group_with_the_table
         ]
     )
     failure = session.stdout.split("_ test_claims_constant[512] _")[1].split("\n_")[0]
-    assert "Traceback" not in failure and "benchmark_groups.py" not in failure
+    assert "Traceback" not in failure and "pytest_attncomplexity/plugin/" not in failure
     missed = _group(document, "test_groups.py::test_claims_constant")
     assert missed["outcome"] == "failed" and missed["checks"][0]["outcome"] == "fail"
 

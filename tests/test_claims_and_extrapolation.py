@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.claims import Claims, check_claims, parse_claims
-from pytest_attncomplexity.extrapolate import describe_prediction, memory_wall, predict_at
-from pytest_attncomplexity.results import OUT_OF_MEMORY, Halt
-from pytest_attncomplexity.verdict import InconclusiveExponent
+from pytest_attncomplexity.core.claims import Claims, check_claims, parse_claims
+from pytest_attncomplexity.core.extrapolate import describe_prediction, memory_wall, predict_at
+from pytest_attncomplexity.core.records import OUT_OF_MEMORY, Halt
+from pytest_attncomplexity.core.verdict import InconclusiveExponent
 
 SIZES = (256, 512, 1024, 2048)
 GIB = 2**30

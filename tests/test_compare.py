@@ -7,9 +7,10 @@ import random
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.compare import compare_result, parse_rules, rule_for
-from pytest_attncomplexity.comparison import Change, ResultComparison
-from pytest_attncomplexity.results import Halt
+from pytest_attncomplexity.core.comparison import Change, ResultComparison
+from pytest_attncomplexity.core.records import Halt
+from pytest_attncomplexity.core.rules import parse_rules, rule_for
+from pytest_attncomplexity.gate.compare import compare_result
 
 SIZES = (256, 512, 1024, 2048)
 ENV = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward")

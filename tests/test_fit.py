@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_attncomplexity import FitError, fit_power_law, geometric
-from pytest_attncomplexity.fit import best_complexity, local_slopes, overhead_head
+from pytest_attncomplexity.core.fit import best_complexity, local_slopes, overhead_head
 
 SIZES = geometric(256, 16384)
 

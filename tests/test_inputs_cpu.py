@@ -23,8 +23,8 @@ from pytest_attncomplexity import (
     sdpa_attention,
 )
 from pytest_attncomplexity.attention import make_mask
+from pytest_attncomplexity.core.explain import points_table
 from pytest_attncomplexity.report.html import render_html
-from pytest_attncomplexity.report.tables import points_table
 from pytest_attncomplexity.report.text import format_result
 
 from .inner import FAST

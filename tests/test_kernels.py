@@ -20,7 +20,7 @@ from pytest_attncomplexity import (
     run_sweep,
     sdpa_attention,
 )
-from pytest_attncomplexity.report.kernels import kernel_line
+from pytest_attncomplexity.core.explain import kernel_line
 
 from .inner import FAST, FAST_SIZES
 

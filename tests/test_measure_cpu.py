@@ -386,7 +386,7 @@ def test_memory_budget_skips_sizes_whose_predicted_peak_is_too_large():
 
 
 def test_budget_from_the_session_options():
-    from pytest_attncomplexity.config import PluginOptions
+    from pytest_attncomplexity.core.options import PluginOptions
 
     runner = ScalingRunner(PluginOptions(max_memory=3 * 2**20))
     result = runner(naive_attention, sizes=[32, 64, 128, 256], metrics=["memory"], device="cpu")

@@ -1,4 +1,4 @@
-"""Tripwires for the private pytest API the plugin uses (pytest_attncomplexity/pytest_compat.py): each fails when a
+"""Tripwires for the private pytest API the plugin uses (pytest_attncomplexity/plugin/compat.py): each fails when a
 pytest release changes what the plugin relies on."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from _pytest._io import TerminalWriter
 
-from pytest_attncomplexity.pytest_compat import (
+from pytest_attncomplexity.plugin.compat import (
     current_line,
     is_a_terminal,
     skip_at_test_line,

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from pytest_attncomplexity import ScalingRunner, naive_attention, sdpa_attention
-from pytest_attncomplexity.budget import predict_peak
-from pytest_attncomplexity.config import PluginOptions, SweepConfig, parse_ram_guard
+from pytest_attncomplexity.core.budget import predict_peak
+from pytest_attncomplexity.core.config import SweepConfig, parse_ram_guard
+from pytest_attncomplexity.core.options import PluginOptions
 from pytest_attncomplexity.measure import host
 from pytest_attncomplexity.measure.cgroup import cgroup_room
 from pytest_attncomplexity.measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
@@ -303,7 +304,7 @@ def test_a_function_that_caches_what_it_makes_still_gets_real_tensors(machine_wi
 
 
 def test_xdist_workers_share_the_memory_they_all_see(machine_with, monkeypatch):
-    from pytest_attncomplexity.guard import RamGuard
+    from pytest_attncomplexity.measure.guard import RamGuard
 
     machine_with(8 * GiB)
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.results import Halt, PointStatus
+from pytest_attncomplexity.core.records import Halt, PointStatus
 
 SIZES = [256, 512, 1024, 2048]
 

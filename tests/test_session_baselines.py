@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_attncomplexity.baselines import saved_baselines
+from pytest_attncomplexity.gate.storage import saved_baselines
 
 from .inner import InnerSession, run_inner_session
 
@@ -75,7 +75,7 @@ def test_loop(benchmark, n):
 UNDECIDED = """
 import os
 
-from pytest_attncomplexity.verdict import InconclusiveExponent
+from pytest_attncomplexity.core.verdict import InconclusiveExponent
 from test_causal import SIZES, causal
 
 
@@ -209,7 +209,7 @@ def test_an_explicit_mask_fails_the_test_with_a_memory_exponent_regression(runs)
             "causal: memory at N=2048: * -> 32 MiB (x*): regressed (memory-value:50%)",
         ]
     )
-    assert "Traceback" not in masked.stdout and "plugin.py" not in masked.stdout
+    assert "Traceback" not in masked.stdout and "pytest_attncomplexity/plugin/" not in masked.stdout
     document = json.loads((masked.path / "masked.json").read_text())
     causal = next(r for r in document["results"] if r["nodeid"] == "test_causal.py::test_causal")
     assert causal["outcome"] == "failed"

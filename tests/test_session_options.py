@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_attncomplexity import plugin
+from pytest_attncomplexity.core.options import OPTIONS
 
 from .inner import INCONCLUSIVE_TEST, InnerSession, run_inner_session
 
@@ -229,7 +230,7 @@ def test_a_usage_error_is_an_exit_code_not_an_internal_error(pytester: pytest.Py
 def test_every_option_and_ini_key_is_documented(pytester: pytest.Pytester):
     result = pytester.runpytest_inprocess("--help")
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    for option in plugin.OPTIONS:
+    for option in OPTIONS:
         result.stdout.fnmatch_lines([f"*{option.flag}*"])
         result.stdout.fnmatch_lines([f"*{option.dest} *"])
         assert f"| `{option.flag}" in readme and f"| `{option.dest}` |" in readme, option.flag  # the options table

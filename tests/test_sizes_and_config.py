@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pytest_attncomplexity import SweepConfig, geometric
-from pytest_attncomplexity.config import PluginOptions
-from pytest_attncomplexity.sizes import parse_sizes, validate_sizes
+from pytest_attncomplexity.core.options import PluginOptions
+from pytest_attncomplexity.core.sizes import parse_sizes, validate_sizes
 
 
 def test_geometric_series():
@@ -125,7 +125,7 @@ def test_bad_session_options_are_named_where_they_came_from(options, ini, messag
 
 @pytest.mark.parametrize(("text", "expected"), [("8GiB", 8 * 2**30), ("512MB", 512 * 10**6), ("1.5e9", 1_500_000_000)])
 def test_memory_sizes_parse(text, expected):
-    from pytest_attncomplexity.units import parse_bytes
+    from pytest_attncomplexity.core.units import parse_bytes
 
     assert parse_bytes(text) == expected
 

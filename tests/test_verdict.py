@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
-from pytest_attncomplexity.verdict import FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, judge
+from pytest_attncomplexity.core.verdict import FAIL, INCONCLUSIVE, PASS, InconclusiveExponent, judge
 
 SIZES = [256, 512, 1024, 2048, 4096]
 ENV = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward")
@@ -96,7 +96,7 @@ def test_an_exponent_on_the_edge_of_the_band_passes():
 def test_the_device_out_of_memory_error_of_an_older_torch_is_found():
     from types import SimpleNamespace
 
-    from pytest_attncomplexity.sweep import device_out_of_memory_type, is_out_of_memory
+    from pytest_attncomplexity.sweep.stops import device_out_of_memory_type, is_out_of_memory
 
     class CudaOutOfMemory(RuntimeError):
         pass

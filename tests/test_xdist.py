@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from pytest_attncomplexity import Environment, Point, ScalingResult
+from pytest_attncomplexity.core.nodeids import plain_nodeid
+from pytest_attncomplexity.core.records import Halt, PointStatus
 from pytest_attncomplexity.measure.timing_lock import lock_file, taking_turns
-from pytest_attncomplexity.nodeids import plain_nodeid
-from pytest_attncomplexity.results import Halt, PointStatus
-from pytest_attncomplexity.worker_gpu import (
+from pytest_attncomplexity.plugin.xdist_gpu import (
     GpuChoice,
     choose_gpu,
     cuda_driver_loaded,
@@ -59,7 +59,7 @@ GATHERED = f"""
 import os
 import pytest
 from pytest_attncomplexity import naive_attention, sdpa_attention
-from pytest_attncomplexity.plugin import STATE_KEY
+from pytest_attncomplexity.plugin.session import STATE_KEY
 
 {FAST_SOURCE}
 CPU = dict(device="cpu", **FAST)
@@ -410,7 +410,7 @@ def test_a_second_holder_waits_until_the_first_lets_go(tmp_path: Path):
 
 
 def test_results_travel_as_plain_data_execnet_carries_and_come_back_whole():
-    from pytest_attncomplexity.xdist_support import _transportable
+    from pytest_attncomplexity.plugin.xdist import _transportable
 
     env = Environment("cpu", "test cpu", "2.13.0", 1, "float32", "forward", {"batch": 1}, 2**30)
     points = {

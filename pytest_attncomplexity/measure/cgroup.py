@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..units import format_value
+from ..core.units import format_value
 
 # A cgroup "limit" at or above this is the kernel's way of saying "no limit" (v1 writes 2^63 rounded to pages).
 _NO_LIMIT = 2**60

@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from ..results import PeakRate
+from ..core.records import PeakRate
 
 # Dense peak TFLOP/s from NVIDIA's data sheets, by the dtype of the tensor cores doing the work: "tf32" is float32
 # with torch.backends.cuda.matmul.allow_tf32 on; "float32" without it (the CUDA cores, PyTorch's default).

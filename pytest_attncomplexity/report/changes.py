@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..baselines import commit_phrase
-from ..results import ScalingResult
+from ..core.result import ScalingResult
+from ..gate.storage import commit_phrase
 
 
 def change_lines(result: ScalingResult) -> list[tuple[str, str]]:

@@ -3,10 +3,8 @@ terminal report and the HTML page (no torch)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..results import PeakRate, ScalingResult
+from ..core.records import PeakRate
+from ..core.result import ScalingResult
 
 _RATE_STEPS = ((1e15, "PFLOP/s"), (1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"), (1e3, "kFLOP/s"))
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import PluginOptions
-from ..gating import BaselineGate, count_changes
-from ..results import ScalingResult
+from ..core.document import results_document
+from ..core.options import PluginOptions
+from ..core.result import ScalingResult
+from ..gate.gate import BaselineGate, count_changes
 from .atomic import write_text_atomically
-from .json import results_document, write_json
+from .json import write_json
 from .markdown import render_markdown
 from .plot import PlotUnavailable, require_matplotlib
 from .rows import results_by_test

@@ -11,15 +11,14 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..extrapolate import describe_prediction, memory_wall
-from ..fit import FitError
-from ..results import ScalingResult
-from ..units import format_value
+from ..core.explain import OVERHEAD_PHRASE, fixed_part_phrase, kernel_line, noisy_phrase
+from ..core.extrapolate import describe_prediction, memory_wall
+from ..core.fit import FitError
+from ..core.result import ScalingResult
+from ..core.units import format_value
 from .changes import change_lines, counts_phrase, describe_baseline
 from .efficiency import flop_rate_lines
-from .kernels import kernel_line
 from .rows import metric_rows, results_by_test
-from .tables import OVERHEAD_PHRASE, fixed_part_phrase, noisy_phrase
 from .text import describe_environment
 
 _STYLE = """

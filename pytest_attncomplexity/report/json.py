@@ -1,43 +1,13 @@
-"""The JSON file of ``--attn-scaling-json``: every result with its test's outcome, the state of the run, and the
-machine as pytest-benchmark describes it."""
+"""The JSON file of ``--attn-scaling-json``, written atomically; the document itself is core's (core/document.py):
+a saved baseline holds the same one."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..results import ScalingResult
 from .atomic import write_text_atomically
-
-FORMAT_VERSION = 1
-
-
-def results_document(
-    results: Sequence[ScalingResult],
-    machine_info: dict[str, Any] | None = None,
-    *,
-    outcomes: Mapping[str, str] | None = None,
-    run: Mapping[str, Any] | None = None,
-    comparison: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``outcomes``: the outcome of each finished test (a result of a test still running gets null); ``run``: how
-    far the session got (``complete`` is false until it ends: a file left by a killed run says so); ``comparison``:
-    the baseline compared with (null when none was)."""
-    entries = []
-    for result in results:
-        entry = result.to_json()
-        entry["outcome"] = (outcomes or {}).get(result.nodeid)
-        entries.append(entry)
-    document: dict[str, Any] = {"version": FORMAT_VERSION}
-    if run is not None:
-        document["run"] = dict(run)
-    document["comparison"] = None if comparison is None else dict(comparison)
-    document["results"] = entries
-    if machine_info is not None:
-        document["machine_info"] = machine_info
-    return document
 
 
 def write_json(path: str | Path, document: dict[str, Any]) -> Path:

@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..results import ScalingResult
+from ..core.result import ScalingResult
 from .changes import change_lines, counts_phrase, describe_baseline
 from .rows import metric_rows
 

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..axes import axis_label
-from ..fit import FitError
-from ..results import FAILED, OUT_OF_MEMORY, SKIPPED, ScalingResult
-from ..units import format_value
+from ..core.axes import axis_label
+from ..core.fit import FitError
+from ..core.records import FAILED, OUT_OF_MEMORY, SKIPPED
+from ..core.result import ScalingResult
+from ..core.units import format_value
 from .atomic import replace_atomically
 
 if TYPE_CHECKING:

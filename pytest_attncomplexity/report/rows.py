@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..fit import Fit, FitError
-from ..results import ScalingResult
+from ..core.fit import Fit, FitError
+from ..core.result import ScalingResult
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..axes import SEQ_LEN
-from ..extrapolate import describe_prediction, memory_wall
-from ..fit import Fit
-from ..results import NOISY_IQR_RATIO, NOISY_METRICS, ScalingResult
+from ..core.axes import SEQ_LEN
+from ..core.explain import fixed_part_phrase, kernel_line, remeasured_phrase
+from ..core.extrapolate import describe_prediction, memory_wall
+from ..core.fit import Fit
+from ..core.records import NOISY_IQR_RATIO
+from ..core.result import NOISY_METRICS, ScalingResult
 from .efficiency import flop_rate_lines
-from .kernels import kernel_line
 from .rows import metric_rows
-from .tables import fixed_part_phrase, remeasured_phrase
 
 
 def describe_environment(result: ScalingResult) -> str:

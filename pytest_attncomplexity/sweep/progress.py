@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .textenum import TextEnum
+from ..core.textenum import TextEnum
 
 
 class Stage(TextEnum):

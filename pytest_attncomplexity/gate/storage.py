@@ -21,31 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .nodeids import plain_nodeid
-from .report.json import results_document
-from .results import ScalingResult
+from ..core.document import results_document
+from ..core.nodeids import plain_nodeid
+from ..core.options import LATEST
+from ..core.result import ScalingResult
 
 SCHEMA = "pytest-attncomplexity-baseline"
 SCHEMA_VERSION = 1
-DEFAULT_STORAGE = ".attn-scaling"
-LATEST = "latest"
 _FILE = re.compile(r"^(?P<number>\d{4,})_(?P<name>.+)\.json$")
 _TAKEN = re.compile(r"^\.(?P<number>\d{4,})\.taken$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class BaselineError(ValueError):
     """A baseline that cannot be found, read or used; the message names the file."""
-
-
-def validate_name(name: str, source: str = "--attn-scaling-save") -> str:
-    """A baseline name: letters, digits, dots, dashes and underscores (it becomes part of a file name)."""
-    if not _NAME.match(name) or len(name) > 100:
-        raise ValueError(
-            f"{source}: a baseline name is up to 100 letters, digits, '.', '-' or '_' (not starting with one of the "
-            f"last three), got {name!r}"
-        )
-    return name
 
 
 def storage_key(device: str, device_name: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from .progress import Progress, Stage
-from .pytest_compat import current_line, is_a_terminal, terminal_width, write_after_current_line
+from ..sweep.progress import Progress, Stage
+from .compat import current_line, is_a_terminal, terminal_width, write_after_current_line
 
 
 class ProgressPrinter:

@@ -10,9 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .explain import explain
 from .fit import FitError
-from .report.tables import explain
-from .results import ScalingResult
+from .result import ScalingResult
 from .units import METRICS
 from .verdict import DEFAULT_TOL, FAIL, INCONCLUSIVE, InconclusiveExponent, Verdict
 

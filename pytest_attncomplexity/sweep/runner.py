@@ -9,21 +9,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .axes import DEFAULT_AXIS
-from .config import (
+from ..core.axes import DEFAULT_AXIS
+from ..core.config import (
     DEFAULT_MODE,
     DEFAULT_SEED,
-    PluginOptions,
     SweepConfig,
     parse_ram_guard,
     validate_metrics,
     validate_sdpa_backend,
 )
-from .errors import BackendUnavailable, SweepError
+from ..core.options import PluginOptions
+from ..core.result import ScalingResult
+from ..core.sizes import validate_sizes
+from ..core.units import METRICS, parse_bytes
+from ..errors import BackendUnavailable, SweepError
 from .progress import ProgressCallback
-from .results import ScalingResult
-from .sizes import validate_sizes
-from .units import METRICS, parse_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +117,7 @@ class ScalingRunner:
         the first N raises BackendUnavailable (a skip under pytest).
         """
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
-        from .sweep import run_sweep  # torch is imported when a sweep runs, not when pytest starts
+        from .run import run_sweep  # torch is imported when a sweep runs, not when pytest starts
 
         config = SweepConfig(
             sizes=self.options.sizes if sizes is None else validate_sizes(sizes),
@@ -171,7 +171,7 @@ class TimingRerun:
     label: str | None
 
     def __call__(self, result: ScalingResult, metric: str) -> dict[int, tuple[float, ...]] | None:
-        from .sweep import run_sweep
+        from .run import run_sweep
 
         sizes = result.sizes(metric)
         if metric != "time" or len(sizes) < 3:

@@ -17,9 +17,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .budget import predict_peak
-from .measure import host
-from .units import format_value
+from ..core.budget import predict_peak
+from ..core.units import format_value
+from . import host
 
 # The cap never leaves less room than this: a process that can map nothing more cannot even fail cleanly.
 MIN_ROOM = 256 * 2**20

@@ -1,17 +1,19 @@
-"""The machine a run measured on, as pytest-benchmark describes it, plus torch's version and the GPU.
+"""The machine and the commit a run measured, as pytest-benchmark describes them, plus torch's version and the GPU.
 
 With pytest-benchmark active, the description is asked through its hooks, as pytest-benchmark itself asks for it
 before it saves or compares: ``pytest_benchmark_generate_machine_info`` (a user's override wins), then
-``pytest_benchmark_update_machine_info``, where this plugin adds the torch and GPU keys (benchmark_groups.py). So
+``pytest_benchmark_update_machine_info``, where this plugin adds the torch and GPU keys (benchmark/hooks.py). So
 the JSON report, saved baselines and pytest-benchmark's own files describe one machine the same way, and
 pytest-benchmark's compare warns when the GPU changes. Without pytest-benchmark (``-p no:benchmark``), the same
-keys are filled from the platform module where it has them.
+keys are filled from the platform module where it has them. The commit, for the baselines a run saves, is asked
+the same way (``pytest_benchmark_generate_commit_info``, a project's own override counts), else read from git.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from typing import Any
 
 
@@ -34,7 +36,7 @@ def platform_machine_info() -> dict[str, Any]:
     processor's name, count and architecture)."""
     import torch
 
-    from .measure.device import device_name
+    from ..measure.device import device_name
 
     return {
         "node": platform.node(),
@@ -69,3 +71,28 @@ def torch_machine_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         gpu = torch.cuda.get_device_name(torch.cuda.current_device())
     return {"torch_version": torch.__version__, "cuda_version": torch.version.cuda, "gpu": gpu}
+
+
+def commit_info(config: Any) -> dict[str, Any]:
+    """``id``, ``dirty`` and ``branch`` at least (``id`` is "unversioned" outside a repository)."""
+    hook = getattr(config.hook, "pytest_benchmark_generate_commit_info", None)
+    if hook is not None:
+        info = hook(config=config)
+        if info:
+            return dict(info)
+    return _from_git(str(config.rootpath))
+
+
+def _from_git(where: str) -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=True)
+        return done.stdout.strip()
+
+    try:
+        return {
+            "id": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        }
+    except (OSError, subprocess.SubprocessError):
+        return {"id": "unversioned", "dirty": False, "branch": None}

@@ -1,21 +1,18 @@
-"""Frozen settings of a sweep and of the plugin, validated where they are built (no torch, no pytest).
+"""Frozen settings of one sweep, validated where they are built (no torch, no pytest).
 
-Every default is written once, here: the option table, the session options, a sweep's settings and the fixture's
-signature all refer to these names.
+Every default is written once, here: the option table (options.py), the session options, a sweep's settings and
+the fixture's signature all refer to these names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .axes import DEFAULT_AXIS, SEQ_LEN, validate_axis
-from .baselines import DEFAULT_STORAGE, LATEST, validate_name
-from .compare import Rule, parse_rules
-from .sizes import parse_sizes, validate_sizes
+from .sizes import validate_sizes
 from .units import METRICS, parse_bytes
-from .verdict import DEFAULT_POLICY, validate_policy
 
 MODES: tuple[str, ...] = ("forward", "train")
 DEFAULT_SIZES: tuple[int, ...] = (256, 512, 1024, 2048)
@@ -96,13 +93,13 @@ def parse_ram_guard(value: object, name: str = "ram_guard") -> float | None:
     return share
 
 
-def _positive_int(name: str, value: object) -> int:
+def positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
 
 
-def _positive_float(name: str, value: object) -> float:
+def positive_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
@@ -173,13 +170,13 @@ class SweepConfig:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
         for name in ("threads", "min_rounds", "max_rounds"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         self._check_input_shape()
         if self.max_rounds < self.min_rounds:
             raise ValueError(f"max_rounds ({self.max_rounds}) must be >= min_rounds ({self.min_rounds})")
-        _positive_float("time_budget", self.time_budget)
+        positive_float("time_budget", self.time_budget)
         if self.max_time is not None:
-            _positive_float("max_time", self.max_time)
+            positive_float("max_time", self.max_time)
         if self.max_memory is not None:
             object.__setattr__(self, "max_memory", parse_bytes(self.max_memory))
         if self.ram_guard is not None:
@@ -193,7 +190,7 @@ class SweepConfig:
             value = getattr(self, name)
             if value is None:
                 continue
-            _positive_int(name, value)
+            positive_int(name, value)
             if name == axis:
                 raise ValueError(
                     f"{name}={value!r} was given, but axis={axis!r} sweeps {name}: its values are sizes=; "
@@ -244,236 +241,3 @@ class SweepConfig:
         shape.update({name: getattr(self, name) for name in ("seq_len", "kv_len", "kv_heads") if getattr(self, name)})
         shape.pop(self.axis, None)
         return shape
-
-
-class _PytestConfigLike(Protocol):
-    def getoption(self, name: str) -> Any: ...
-
-    def getini(self, name: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class PluginOptions:
-    """Session-wide settings from the command line, falling back to the ini file of the same name (see OPTIONS)."""
-
-    report: bool = False
-    json_path: str | None = None
-    sizes: tuple[int, ...] = DEFAULT_SIZES
-    device: str = DEFAULT_DEVICE
-    threads: int = DEFAULT_THREADS
-    time_budget: float = DEFAULT_TIME_BUDGET
-    inconclusive: str = DEFAULT_POLICY
-    max_time: float | None = None
-    max_memory: int | None = None
-    plot_dir: str | None = None
-    html_path: str | None = None
-    predict_n: int | None = None
-    ram_guard: float | None = DEFAULT_RAM_GUARD
-    timing_lock: str | None = None  # not an option: a pytest-xdist worker's, from the controller (xdist_support.py)
-    save: str | None = None  # baseline name to save this run's results under
-    autosave: bool = False  # save under a name made of the git commit and the time
-    storage: str = DEFAULT_STORAGE
-    compare: str | None = None  # "latest", a baseline name or a path; None: no comparison
-    compare_fail: tuple[Rule, ...] = ()
-
-    @property
-    def compares(self) -> str | None:
-        """What to compare with: a rule without --attn-scaling-compare compares with the latest baseline."""
-        return self.compare or (LATEST if self.compare_fail else None)
-
-    @property
-    def writes_output(self) -> bool:
-        """Whether any report was asked for (the header line and progress are shown only then or with -v)."""
-        return bool(self.report or self.json_path or self.plot_dir or self.html_path)
-
-    @classmethod
-    def from_pytest_config(cls, config: _PytestConfigLike) -> PluginOptions:
-        """Each option given on the command line or in the ini file, read by its own parser; the rest default."""
-        given: dict[str, Any] = {}
-        for option in OPTIONS:
-            from_flag = config.getoption(option.dest)
-            raw = from_flag if from_flag is not None else config.getini(option.dest)
-            if option.read is None:  # an on/off flag
-                given[option.field] = bool(raw)
-            elif raw not in (None, ""):
-                source = option.flag if from_flag is not None else f"ini key {option.dest}"
-                given[option.field] = option.read(str(raw), source)
-        return cls(**given)
-
-
-Reader = Callable[[str, str], Any]  # (text, where it came from: the flag or the ini key) -> value, or ValueError
-
-
-@dataclass(frozen=True)
-class Option:
-    """One session setting: a flag, the ini key of the same name, the PluginOptions field it sets (whose default is
-    the option's), and how its text is read (None: an on/off flag)."""
-
-    flag: str
-    field: str
-    help: str
-    read: Reader | None
-    metavar: str | None = None
-    const: str | None = None  # the value of the flag given without one (``--attn-scaling-compare``)
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-def _text(text: str, source: str) -> str:
-    return text
-
-
-def _positive_int_text(text: str, source: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise ValueError(f"{source} must be an integer, got {text!r}") from None
-    return _positive_int(source, value)
-
-
-def _positive_float_text(text: str, source: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ValueError(f"{source} must be a number, got {text!r}") from None
-    return _positive_float(source, value)
-
-
-def _named(read: Callable[[str], Any]) -> Reader:
-    """A reader whose errors say which flag or ini key the value came from."""
-
-    def named(text: str, source: str) -> Any:
-        try:
-            return read(text)
-        except ValueError as error:
-            raise ValueError(f"{source}: {error}") from None
-
-    return named
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("--attn-scaling", "report", "print the attention scaling report (exponents per test) at the end", None),
-    Option("--attn-scaling-json", "json_path", "write every scaling result to this JSON file", _text, "PATH"),
-    Option(
-        "--attn-scaling-plot",
-        "plot_dir",
-        "write a log-log figure per test (PNG and SVG) into this directory; needs matplotlib (the [plot] extra)",
-        _text,
-        "DIR",
-    ),
-    Option(
-        "--attn-scaling-html",
-        "html_path",
-        "write one self-contained HTML report (verdicts, tables, plots) to this file",
-        _text,
-        "PATH",
-    ),
-    Option(
-        "--attn-predict-n",
-        "predict_n",
-        "also report the time, memory and FLOPs each result's fit predicts at this N (terminal report and HTML)",
-        _positive_int_text,
-        "N",
-    ),
-    Option(
-        "--attn-sizes",
-        "sizes",
-        "default sequence lengths: '256,512,1024,2048' or a geometric range 'start:stop[:factor]' "
-        f"(default {','.join(map(str, DEFAULT_SIZES))})",
-        _named(lambda text: validate_sizes(parse_sizes(text))),
-        "SIZES",
-    ),
-    Option(
-        "--attn-device",
-        "device",
-        "default device: auto (CUDA when there is a GPU, else cpu), cpu, cuda or cuda:INDEX "
-        f"(default {DEFAULT_DEVICE})",
-        _named(validate_device),
-        "DEVICE",
-    ),
-    Option(
-        "--attn-threads",
-        "threads",
-        f"torch intra-op threads while timing on the CPU (default {DEFAULT_THREADS}: unbiased beside other load)",
-        _positive_int_text,
-        "N",
-    ),
-    Option(
-        "--attn-inconclusive",
-        "inconclusive",
-        "what a verdict that stays too noisy to decide (after measuring again) does to its test: fail, skip or "
-        f"xfail (default {DEFAULT_POLICY})",
-        lambda text, source: validate_policy(text, source),
-        "fail|skip|xfail",
-    ),
-    Option(
-        "--attn-max-time",
-        "max_time",
-        "stop growing N once one call takes longer than this many seconds; larger N are reported as skipped",
-        _positive_float_text,
-        "SECONDS",
-    ),
-    Option(
-        "--attn-max-memory",
-        "max_memory",
-        "skip an N whose peak memory, predicted from the sizes measured before it, exceeds this (e.g. 8GiB)",
-        _named(parse_bytes),
-        "SIZE",
-    ),
-    Option(
-        "--attn-ram-guard",
-        "ram_guard",
-        "skip an N whose predicted host memory exceeds this share of the memory available now (MemAvailable, or "
-        "the cgroup's limit), and cap a CPU sweep's growth at it; a share such as 0.5, or off "
-        f"(default {DEFAULT_RAM_GUARD:g})",
-        lambda text, source: parse_ram_guard(text, source),
-        "SHARE|off",
-    ),
-    Option(
-        "--attn-scaling-save",
-        "save",
-        "save every result as a baseline named NAME under --attn-scaling-storage (NNNN_NAME.json)",
-        lambda text, source: validate_name(text.strip(), source),
-        "NAME",
-    ),
-    Option(
-        "--attn-scaling-autosave",
-        "autosave",
-        "save every result as a baseline named after the git commit and the time",
-        None,
-    ),
-    Option(
-        "--attn-scaling-storage",
-        "storage",
-        "where baselines are kept, one folder per machine and device, relative to the rootdir "
-        f"(default {DEFAULT_STORAGE})",
-        _text,
-        "DIR",
-    ),
-    Option(
-        "--attn-scaling-compare",
-        "compare",
-        "compare every result with a saved baseline: this machine and device's latest (no value), a name, a number "
-        "or a path",
-        lambda text, source: text.strip(),
-        "NAME|PATH",
-        const=LATEST,
-    ),
-    Option(
-        "--attn-scaling-compare-fail",
-        "compare_fail",
-        "fail a test whose result regressed against the baseline: exponent:0.3, memory:0.2, time-value:10%, ... "
-        "(comma-separated; compares with the latest baseline unless --attn-scaling-compare names one)",
-        lambda text, source: parse_rules(text, source),
-        "EXPR[,EXPR...]",
-    ),
-    Option(
-        "--attn-time-budget",
-        "time_budget",
-        f"seconds of timed calls per sweep; more rounds, less spread (default {DEFAULT_TIME_BUDGET:g})",
-        _positive_float_text,
-        "SECONDS",
-    ),
-)

@@ -1,19 +1,39 @@
-"""Text renderings of one result: the points table and the noise summary of a failure message, and the phrases
-that the failure message, the terminal report and the HTML page share (each written once, here)."""
+"""The words a result is explained in: the failure message of a verdict (the claim, the SDPA kernel line, the noise
+summary, the points table) and the phrases that the failure message, the terminal report and the HTML page share,
+each written once, here. No torch, no pytest.
+
+A result is read through ``Explained``, the few things a message needs, so that ``ScalingResult`` can raise with
+these words without this module importing it back."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-from ..fit import Fit, FitError
-from ..units import format_value
-from ..verdict import Outcome, Verdict
-from .kernels import kernel_line
+from .fit import Fit, FitError
+from .records import Environment, Point
+from .units import format_value
+from .verdict import Outcome, Verdict
 
-if TYPE_CHECKING:
-    from ..results import Point, ScalingResult
+
+class Explained(Protocol):
+    """What the words of a result read of it (ScalingResult has it all)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def environment(self) -> Environment: ...
+    @property
+    def kernels(self) -> Mapping[int, tuple[str, ...]]: ...
+    @property
+    def remeasured(self) -> int: ...
+    @property
+    def symbol(self) -> str: ...
+    def fit(self, metric: str) -> Fit: ...
+    def sizes(self, metric: str) -> tuple[int, ...]: ...
+    def points_of(self, metric: str) -> tuple[Point, ...]: ...
 
 OVERHEAD_PHRASE = "a fixed part dominates: left out of the exponent"
 
@@ -36,7 +56,7 @@ def fixed_part_phrase(metric: str, fit: Fit, symbol: str = "N") -> str:
     return f"{metric}: {shown} left out of the exponent: {part} of ≈{size} dominates there"
 
 
-def explain(result: ScalingResult, verdict: Verdict) -> str:
+def explain(result: Explained, verdict: Verdict) -> str:
     """The text of a verdict: the claim, the exponent with its CI, the noise if that decided, the table."""
     lines = [f"{result.label}: {verdict.describe()} on {result.environment.device}"]
     kernels = kernel_line(result)
@@ -48,7 +68,7 @@ def explain(result: ScalingResult, verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def noise_summary(result: ScalingResult, metric: str) -> str:
+def noise_summary(result: Explained, metric: str) -> str:
     points = [p for p in result.points_of(metric) if p.measured]
     worst = max(points, key=lambda p: p.relative_iqr)
     again = f", {remeasured_phrase(result.remeasured)}" if result.remeasured else ""
@@ -63,7 +83,7 @@ def noise_summary(result: ScalingResult, metric: str) -> str:
     )
 
 
-def points_table(result: ScalingResult, metric: str) -> str:
+def points_table(result: Explained, metric: str) -> str:
     """N, value (with IQR where there are samples) and the local slope from the previous measured N."""
     overhead: tuple[int, ...] = ()
     try:
@@ -86,3 +106,36 @@ def points_table(result: ScalingResult, metric: str) -> str:
             flag += f"  {OVERHEAD_PHRASE}"
         rows.append(f"{point.n:>8}  {format_value(metric, point.value):>12}  {iqr:>10}  {shown_slope:>11}{flag}")
     return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class KernelLine:
+    text: str
+    changes: bool  # a different kernel (or none) ran at some sizes: the sizes do not measure one implementation
+
+
+def kernel_line(result: Explained) -> KernelLine | None:
+    """``SDPA kernel: flash (CPU) at every N``, or each kernel with its sizes when it changes between them; None
+    when the call ran no SDPA at any N (naive or linear attention) or nothing was observed."""
+    observed = sorted(result.kernels.items())
+    if not any(kernels for _, kernels in observed):
+        return None
+    runs: list[tuple[tuple[str, ...], list[int]]] = []  # consecutive sizes that ran the same kernels
+    for n, kernels in observed:
+        if runs and runs[-1][0] == kernels:
+            runs[-1][1].append(n)
+        else:
+            runs.append((kernels, [n]))
+    pinned = f" (pinned: {result.environment.sdpa_backend})" if result.environment.sdpa_backend else ""
+    if len(runs) == 1:
+        return KernelLine(f"SDPA kernel: {_names(runs[0][0])} at every {result.symbol}{pinned}", False)
+    parts = ", ".join(f"{_names(kernels)} at {_span(sizes, result.symbol)}" for kernels, sizes in runs)
+    return KernelLine(f"SDPA kernel: {parts}: changes between sizes{pinned}", True)
+
+
+def _names(kernels: Sequence[str]) -> str:
+    return " + ".join(kernels) if kernels else "none"
+
+
+def _span(sizes: Sequence[int], symbol: str) -> str:
+    return f"{symbol}={sizes[0]}" if len(sizes) == 1 else f"{symbol}={sizes[0]}..{sizes[-1]}"

@@ -8,7 +8,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .baselines import (
+from ..core.comparison import Change
+from ..core.options import PluginOptions
+from ..core.paths import blocking_file
+from ..gate.gate import BaselineGate, count_changes
+from ..gate.storage import (
     autosave_name,
     baseline_document,
     differences,
@@ -17,12 +21,8 @@ from .baselines import (
     save_baseline,
     storage_key,
 )
-from .commit import commit_info
-from .comparison import Change
-from .config import PluginOptions
-from .gating import BaselineGate, count_changes
-from .paths import blocking_file
-from .report.files import ReportFiles, SessionState
+from ..report.files import ReportFiles, SessionState
+from .machine import commit_info
 
 # pytest-xdist hands workers the controller's choice under this key of ``workerinput``.
 BASELINE_PATH_KEY = "attn_scaling_baseline"
@@ -37,7 +37,7 @@ def storage_path(config: Any, options: PluginOptions) -> Path:
 @functools.lru_cache(maxsize=4)
 def keyed_environment(device_option: str) -> dict[str, str]:
     """Where this run measures, with its storage key (imports torch)."""
-    from .measure.device import run_environment as describe
+    from ..measure.device import run_environment as describe
 
     environment = describe(device_option)
     environment["key"] = storage_key(environment["device"], environment["device_name"])

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .baselines import Baseline, numbered, result_key
-from .compare import Rule, compare_result
-from .comparison import Change, ExponentChange, ResultComparison, StopChange, ValueChange
-from .results import NOISY_METRICS, ScalingResult
-from .units import format_value
+from ..core.comparison import Change, ExponentChange, ResultComparison, StopChange, ValueChange
+from ..core.result import NOISY_METRICS, ScalingResult
+from ..core.rules import Rule
+from ..core.units import format_value
+from .compare import compare_result
+from .storage import Baseline, numbered, result_key
 
 
 @dataclass

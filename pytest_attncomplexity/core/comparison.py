@@ -1,6 +1,6 @@
 """What comparing a result with its saved baseline found: per metric, the change of the exponent and of the value at
 the largest N both runs measured, each judged against its rule. Records and their JSON form; no torch, no pytest
-(the judging is in compare.py)."""
+(the judging is in gate/compare.py)."""
 
 from __future__ import annotations
 

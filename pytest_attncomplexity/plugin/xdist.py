@@ -7,7 +7,7 @@ its own GPU; CPU timing takes turns across the workers of a run.
   setup or teardown that no report carried yet go with the next one (the teardown's).
 - The controller turns them back into results (``ScalingResult.from_json``) and records them before its own
   handling of that report: outcomes, figures and the HTML page then follow as in a run without workers.
-- GPUs: worker_gpu.py. Timing turns: measure/timing_lock.py, on a lock file in a directory the controller makes
+- GPUs: xdist_gpu.py. Timing turns: measure/timing_lock.py, on a lock file in a directory the controller makes
   and hands to each worker (``node.workerinput``).
 """
 
@@ -19,15 +19,13 @@ import shutil
 import tempfile
 from collections.abc import Generator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from .results import ScalingResult
-from .worker_gpu import choose_gpu, cuda_driver_loaded, describe_plan, environment_visible, pin
-
-if TYPE_CHECKING:
-    from .plugin import AttnScalingSession
+from ..core.result import ScalingResult
+from .session import AttnScalingSession
+from .xdist_gpu import choose_gpu, cuda_driver_loaded, describe_plan, environment_visible, pin
 
 __all__ = ["RESULTS_ATTRIBUTE", "TIMING_LOCK_SWITCH", "XdistSupport"]
 
@@ -38,7 +36,7 @@ TIMING_LOCK_SWITCH = "ATTNCOMPLEXITY_TIMING_LOCK"
 
 
 class XdistSupport:
-    """Registered by plugin.py's pytest_configure where pytest-xdist is installed, in the controller and in each
+    """Registered by hooks.py's pytest_configure where pytest-xdist is installed, in the controller and in each
     worker (and in a run without workers, where it does nothing)."""
 
     def __init__(self, session: AttnScalingSession, config: Any) -> None:

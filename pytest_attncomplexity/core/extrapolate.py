@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from .axes import SEQ_LEN
 from .fit import FitError
-from .results import OUT_OF_MEMORY, ScalingResult
+from .records import OUT_OF_MEMORY
+from .result import ScalingResult
 from .units import format_value
 
 MAX_WALL = 1e15  # past this N a wall means nothing for attention (and exp() would overflow on the way)
