@@ -75,13 +75,29 @@ def test_a_planted_import_breaks_the_contract_it_crosses(copy: Path, module: str
     assert re.search(re.escape(broken) + r".* BROKEN", done.stdout), done.stdout
 
 
+def _top_level_entries() -> list[Path]:
+    """The modules and subpackages at the top of the package, besides ``__init__.py``."""
+    return [
+        path
+        for path in sorted(PACKAGE.iterdir())
+        if path.name != "__init__.py" and (path.suffix == ".py" or (path / "__init__.py").exists())
+    ]
+
+
 def test_every_top_level_module_is_a_declared_layer():
     layers = next(c for c in _contracts() if c["type"] == "layers")["layers"]
     declared = {name.strip() for line in layers for name in str(line).split("|")}  # type: ignore[attr-defined]
-    entries = {
-        path.stem if path.suffix == ".py" else path.name
-        for path in PACKAGE.iterdir()
-        if path.name != "__init__.py" and (path.suffix == ".py" or (path / "__init__.py").exists())
-    }
+    entries = {path.stem for path in _top_level_entries()}
     assert entries == declared
     assert len(entries) <= 8
+
+
+def test_docs_architecture_names_modules_that_exist():
+    """docs/architecture.md names each layer and the modules of one sweep's path: they must be there."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:[a-z_]+/)+[a-z_]+\.py)`", text))
+    assert len(named) > 20
+    missing = [path for path in sorted(named) if not (PACKAGE / path).is_file() and not (ROOT / path).is_file()]
+    assert missing == []
+    entries = [entry.name for entry in _top_level_entries()]
+    assert [name for name in entries if re.search(rf"^[ |]*{re.escape(name)}/?\s", text, re.M)] == entries

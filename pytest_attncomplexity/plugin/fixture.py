@@ -43,6 +43,4 @@ _attn_scaling.__doc__ = (
     "log-log exponents of time, memory and FLOPs (every argument: pytest --fixtures -v).\n\n"
     + inspect.cleandoc(ScalingRunner.__call__.__doc__ or "")
 )
-
-
 attn_scaling = pytest.fixture(name="attn_scaling")(_attn_scaling)

@@ -21,8 +21,6 @@ from .baselines import BASELINE_PATH_KEY, BaselineStore
 from .compat import short_reason
 
 STATE_KEY = pytest.StashKey["AttnScalingSession"]()
-
-
 NO_REPORT_FILES = PluginOptions()  # a worker's: no report asked for
 
 
