@@ -351,7 +351,7 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
     "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels", "flop_rate",
-    "peak_flop_rate", "axis", "mask",
+    "peak_flop_rate", "axis", "mask", "operators", "breakdown",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",

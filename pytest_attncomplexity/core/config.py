@@ -156,6 +156,8 @@ class SweepConfig:
     # timing takes turns on a file of its own beside it (measure/timing_lock.py).
     timing_lock: str | None = None
     sdpa_backend: str | None = None  # pinned around every call of the sweep; None: PyTorch chooses
+    # On CUDA, one profiled call more per N for the memory breakdown (the CPU's comes from its memory profile).
+    breakdown: bool = False
     axis: str = DEFAULT_AXIS  # what the sizes are the values of
     seq_len: int | None = None  # the fixed length of q when another axis is swept (needed then)
     kv_len: int | None = None  # the length of k and v (cross-attention); None: the same as q's

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .breakdown import BreakdownGroup, describe_group, growing_past
 from .fit import Fit, FitError
 from .records import Environment, Point
 from .units import format_value
@@ -34,6 +35,7 @@ class Explained(Protocol):
     def fit(self, metric: str) -> Fit: ...
     def sizes(self, metric: str) -> tuple[int, ...]: ...
     def points_of(self, metric: str) -> tuple[Point, ...]: ...
+    def breakdown(self, metric: str) -> tuple[BreakdownGroup, ...]: ...
 
 OVERHEAD_PHRASE = "a fixed part dominates: left out of the exponent"
 
@@ -62,10 +64,18 @@ def explain(result: Explained, verdict: Verdict) -> str:
     kernels = kernel_line(result)
     if kernels is not None:  # the math path where a fused kernel was expected is a common cause of a wrong exponent
         lines.append(kernels.text)
+    if verdict.outcome != Outcome.PASS:
+        lines += pointing_lines(result, verdict.metric, verdict.expected + verdict.tol)
     if verdict.outcome == Outcome.INCONCLUSIVE:
         lines.append(noise_summary(result, verdict.metric))
     lines.append(points_table(result, verdict.metric))
     return "\n".join(lines)
+
+
+def pointing_lines(result: Explained, metric: str, bound: float) -> list[str]:
+    """The operators of ``metric`` whose exponent is past ``bound`` (a claim's band, a baseline's exponent and its
+    rule), each with its line, shape and share: where the extra growth comes from."""
+    return [f"  {describe_group(g, metric, result.symbol)}" for g in growing_past(result.breakdown(metric), bound)]
 
 
 def noise_summary(result: Explained, metric: str) -> str:

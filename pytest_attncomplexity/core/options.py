@@ -66,6 +66,7 @@ class PluginOptions:
     plot_dir: str | None = None
     html_path: str | None = None
     predict_n: int | None = None
+    breakdown: bool = False  # every result's breakdown by operator in the reports, not only a missed metric's
     ram_guard: float | None = DEFAULT_RAM_GUARD
     timing_lock: str | None = None  # not an option: a pytest-xdist worker's, from the controller (plugin/xdist.py)
     save: str | None = None  # baseline name to save this run's results under
@@ -173,6 +174,13 @@ OPTIONS: tuple[Option, ...] = (
         "also report the time, memory and FLOPs each result's fit predicts at this N (terminal report and HTML)",
         _positive_int_text,
         "N",
+    ),
+    Option(
+        "--attn-breakdown",
+        "breakdown",
+        "show every result's breakdown by operator (share at the largest N, exponent, line, shape) in the terminal "
+        "report and the HTML page, not only for a missed claim or a regressed exponent",
+        None,
     ),
     Option(
         "--attn-sizes",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .axes import DEFAULT_AXIS, axis_symbol
+from .breakdown import BreakdownGroup, OperatorPart, fit_breakdown, operators_from_json, operators_to_json
 from .comparison import ResultComparison
 from .explain import explain
 from .fit import Fit, FitError, fit_power_law
@@ -63,6 +64,9 @@ class ScalingResult:
     # The SDPA kernels the call ran at each N measured ("flash (CPU)", "math", ...; empty: no SDPA), read from the
     # operators it dispatched; an N absent was not observed.
     kernels: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Each metric's parts per operator and line at each N (core/breakdown.py): memory and self time from the CPU
+    # memory profile, FLOPs from the counter; a metric absent was not broken down.
+    operators: dict[str, dict[int, tuple[OperatorPart, ...]]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -101,6 +105,13 @@ class ScalingResult:
 
     def exponent(self, metric: str) -> float:
         return self.fit(metric).exponent
+
+    def breakdown(self, metric: str) -> tuple[BreakdownGroup, ...]:
+        """``metric`` split by the operator and line that made it, fitted group by group: largest share at the
+        largest N first, each with ``.name``, ``.where``, ``.shape``, ``.exponent``, ``.share`` and ``.values`` per N.
+        Empty where the sweep could not break it down (memory and time come from the CPU memory profile)."""
+        self.points_of(metric)  # a metric that was not measured is a ValueError naming those that were
+        return fit_breakdown(self.operators.get(metric, {}), metric)
 
     def fit_on(self, metric: str, sizes: Sequence[int], *, trim: bool = True) -> Fit:
         """The fit of ``metric`` over the measured points at ``sizes`` only (two runs compared on the same sizes);
@@ -226,6 +237,8 @@ class ScalingResult:
             "memory_capacity": env.memory_capacity,
             "sdpa_backend": env.sdpa_backend,
             "kernels": {str(n): list(names) for n, names in sorted(self.kernels.items())},
+            "operators": operators_to_json(self.operators),
+            "breakdown": {metric: [g.to_json() for g in self.breakdown(metric)] for metric in self.operators},
             "flop_rate": {str(n): rate for n, rate in sorted(self.flop_rates().items())},
             "peak_flop_rate": None
             if env.peak is None
@@ -283,6 +296,7 @@ class ScalingResult:
             halt=None if halt is None else Halt(int(halt["n"]), halt["status"], str(halt["reason"])),
             remeasured=int(data.get("remeasured", 0)),
             kernels={int(n): tuple(str(k) for k in names) for n, names in dict(data.get("kernels") or {}).items()},
+            operators=operators_from_json(data.get("operators") or {}),
         )
         if data.get("comparison") is not None:
             result.comparison = ResultComparison.from_json(data["comparison"])

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.comparison import Change, ExponentChange, ResultComparison, StopChange, ValueChange
+from ..core.explain import pointing_lines
 from ..core.result import NOISY_METRICS, ScalingResult
-from ..core.rules import Rule
+from ..core.rules import EXPONENT, Rule, rule_for
 from ..core.units import format_value
 from .compare import compare_result
 from .storage import Baseline, numbered, result_key
@@ -87,7 +88,11 @@ class BaselineGate:
         shared = [m for m in result.metrics if m in entry.metrics]
         metric = change.metric if change.metric in shared else next(iter(shared), None)
         table = side_by_side(result, entry, metric) if metric else []
-        return "\n".join([f"{result.label}: {change.describe()}", *table])
+        pointing: list[str] = []
+        if isinstance(change, ExponentChange) and change.change in (Change.REGRESSED, Change.INCONCLUSIVE):
+            rule = rule_for(self.rules, EXPONENT, change.metric)
+            pointing = pointing_lines(result, change.metric, change.baseline + (rule.threshold if rule else 0.0))
+        return "\n".join([f"{result.label}: {change.describe()}", *pointing, *table])
 
 
 def _noisy_inconclusive(comparison: ResultComparison) -> bool:

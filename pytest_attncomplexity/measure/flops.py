@@ -57,7 +57,12 @@ def register_cpu_sdpa_formulas() -> None:
 
 def count_flops(call: Callable[[], object]) -> int:
     """Total FLOPs of the operators ``call`` runs that have a formula (matmuls, convolutions, attention)."""
+    return count_flops_by_operator(call)[0]
+
+
+def count_flops_by_operator(call: Callable[[], object]) -> tuple[int, dict[Any, int]]:
+    """The total, and the FLOPs of each operator that has a formula (keyed by torch's op packet, ``aten.bmm``)."""
     register_cpu_sdpa_formulas()
     with flop_counter.FlopCounterMode(display=False) as counter:
         call()
-    return int(counter.get_total_flops())
+    return int(counter.get_total_flops()), dict(counter.get_flop_counts().get("Global", {}))

@@ -28,12 +28,15 @@ def peak_memory(call: Callable[[], object], device: torch.device) -> int:
     return peak_memory_and_operators(call, device)[0]
 
 
-def peak_memory_and_operators(call: Callable[[], object], device: torch.device) -> tuple[int, EventTree | None]:
+def peak_memory_and_operators(
+    call: Callable[[], object], device: torch.device, *, attribute: bool = True
+) -> tuple[int, EventTree | None]:
     """The peak, and on the CPU the profiler's event tree of that same run, which names the operators it ran (see
-    kernels.py); None on CUDA, whose peak comes from the caching allocator, without a profiler."""
+    kernels.py) and, with ``attribute``, their shapes and Python frames (attribution.py); None on CUDA, whose peak
+    comes from the caching allocator, without a profiler."""
     if device.type == "cuda":
         return _cuda_peak(call, device), None
-    return _cpu_peak(call)
+    return _cpu_peak(call, attribute)
 
 
 def _cuda_peak(call: Callable[[], object], device: torch.device) -> int:
@@ -47,18 +50,22 @@ def _cuda_peak(call: Callable[[], object], device: torch.device) -> int:
     return max(0, int(peak))
 
 
-def _cpu_peak(call: Callable[[], object]) -> tuple[int, EventTree]:
+def _cpu_peak(call: Callable[[], object], attribute: bool) -> tuple[int, EventTree]:
     with warnings.catch_warnings():
         # Some torch versions warn that one-cycle profiles keep only that cycle's events: that is what we want.
         warnings.filterwarnings("ignore", message=".*Profiler clears events", category=UserWarning)
-        prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
-        with _quiet_stderr():
+        # Shapes and Python frames name the operator and the line behind each block (attribution.py); they cost
+        # little next to the memory profile itself (docs/reports.md has the figures).
+        prof = profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=attribute, with_stack=attribute
+        )
+        with quiet_stderr():
             prof.start()
         try:
             output = call()
             del output
         finally:
-            with _quiet_stderr():
+            with quiet_stderr():
                 prof.stop()
     assert prof.profiler is not None and prof.profiler.kineto_results is not None
     tree = list(prof.profiler.kineto_results.experimental_event_tree())
@@ -82,7 +89,7 @@ def _allocation_events(nodes: Iterable[Any]) -> Iterator[tuple[int, int]]:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Kineto writes ``USDT: ...`` lines to file descriptor 2 at every profile start and stop: drop them."""
     sys.stderr.flush()
     saved = os.dup(2)

@@ -94,7 +94,9 @@ class AttnScalingSession:
         if self.options.report:
             terminalreporter.write_sep("=", "attention scaling")
             terminalreporter.write_line(self.setup_line)
-            for line in format_report(self.results, self.options.max_memory, self.options.predict_n):
+            options = self.options
+            lines = format_report(self.results, options.max_memory, options.predict_n, breakdown=options.breakdown)
+            for line in lines:
                 terminalreporter.write_line(line)
         comparison = self.files.comparison(self.state)  # None on a worker: its ReportFiles has no gate
         if comparison is not None:

@@ -197,6 +197,7 @@ class ReportFiles:
             plot_note=self._plot_note,
             max_memory=self.options.max_memory,
             predict_n=self.options.predict_n,
+            breakdown=self.options.breakdown,
             run_note=run_note,
             comparison=self.comparison(state),
         )

@@ -16,6 +16,7 @@ from ..core.extrapolate import describe_prediction, memory_wall
 from ..core.fit import FitError
 from ..core.result import ScalingResult
 from ..core.units import format_value
+from .breakdown import MetricBreakdown, group_cells, shown_breakdowns
 from .changes import change_lines, counts_phrase, describe_baseline
 from .efficiency import flop_rate_lines
 from .rows import metric_rows, results_by_test
@@ -55,6 +56,7 @@ def render_html(
     predict_n: int | None = None,
     run_note: str = "",
     comparison: Mapping[str, Any] | None = None,
+    breakdown: bool = False,
 ) -> str:
     """The page. ``outcomes``: test outcome per nodeid; ``plots``: inline SVG per nodeid (missing: ``plot_note``);
     ``run_note``: shown at the top while the run has not finished (a page left by a killed run says so)."""
@@ -69,6 +71,7 @@ def render_html(
             plot_note,
             max_memory,
             predict_n,
+            breakdown,
         )
         for nodeid, group in by_test.items()
     ]
@@ -123,6 +126,7 @@ def _test_section(
     plot_note: str,
     max_memory: int | None,
     predict_n: int | None,
+    breakdown: bool,
 ) -> str:
     parts = [
         '<section class="test">',
@@ -132,7 +136,7 @@ def _test_section(
     if message:
         parts.append(f'<pre class="message">{escape(message[:4000])}</pre>')
     for result in results:
-        parts += _result_block(result, max_memory, predict_n)
+        parts += _result_block(result, max_memory, predict_n, breakdown)
     if plot is not None:
         parts.append(f'<div class="plot">{plot}</div>')
     elif plot_note:
@@ -141,7 +145,7 @@ def _test_section(
     return "\n".join(parts)
 
 
-def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int | None) -> list[str]:
+def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int | None, breakdown: bool) -> list[str]:
     parts = [f"<h3>{escape(result.label)}</h3>", f'<p class="env">{escape(describe_environment(result))}</p>']
     if result.checks:
         items = [
@@ -177,6 +181,7 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         if prediction:
             notes.append(prediction)
     parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
+    parts += [_breakdown_table(shown, result.symbol) for shown in shown_breakdowns(result, breakdown)]
     for metric in result.metrics:
         summary = f"{escape(metric)}: every {escape(result.symbol)}"
         parts.append(f"<details><summary>{summary}</summary>{_points_table(result, metric)}</details>")
@@ -198,6 +203,16 @@ def _fit_table(result: ScalingResult) -> str:
             f"<td>{fit.r2:.4f}</td><td>O({escape(fit.complexity)})</td><td>{row.span}</td><td>{row.slopes}</td></tr>"
         )
     return "<table>" + "".join(rows) + "</table>"
+
+
+def _breakdown_table(shown: MetricBreakdown, symbol: str) -> str:
+    rows = [
+        f'<tr><th colspan="5">{escape(shown.title(symbol))}</th></tr>'
+        "<tr><th>share</th><th>exponent</th><th>operator</th><th>line</th><th>shape</th></tr>"
+    ]
+    for group in shown.groups:
+        rows.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in group_cells(group, symbol)) + "</tr>")
+    return '<table class="breakdown">' + "".join(rows) + "</table>"
 
 
 def _points_table(result: ScalingResult, metric: str) -> str:

@@ -10,6 +10,7 @@ from ..core.extrapolate import describe_prediction, memory_wall
 from ..core.fit import Fit
 from ..core.records import NOISY_IQR_RATIO
 from ..core.result import NOISY_METRICS, ScalingResult
+from .breakdown import breakdown_lines
 from .efficiency import flop_rate_lines
 from .rows import metric_rows
 
@@ -36,7 +37,10 @@ def describe_inputs(result: ScalingResult) -> list[str]:
     return parts
 
 
-def format_result(result: ScalingResult, max_memory: int | None = None, predict_n: int | None = None) -> list[str]:
+def format_result(
+    result: ScalingResult, max_memory: int | None = None, predict_n: int | None = None, *, breakdown: bool = False
+) -> list[str]:
+    """One result's table and notes; its breakdown by operator for a missed metric, or every one (``breakdown``)."""
     title = f"{result.nodeid} [{result.label}]" if result.nodeid else result.label
     lines = [title, f"  {describe_environment(result)}"]
     lines.append(
@@ -57,6 +61,7 @@ def format_result(result: ScalingResult, max_memory: int | None = None, predict_
     kernels = kernel_line(result)
     if kernels is not None:
         lines.append(f"  {kernels.text}")
+    lines.extend(f"  {line}" for line in breakdown_lines(result, breakdown))
     if result.halt is not None:
         lines.append(f"  sweep ended: {result.halt.describe(result.symbol)}")
     wall = memory_wall(result, max_memory)
@@ -82,7 +87,11 @@ def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
 
 
 def format_report(
-    results: Sequence[ScalingResult], max_memory: int | None = None, predict_n: int | None = None
+    results: Sequence[ScalingResult],
+    max_memory: int | None = None,
+    predict_n: int | None = None,
+    *,
+    breakdown: bool = False,
 ) -> list[str]:
     if not results:
         return ["no test used the attn_scaling fixture"]
@@ -90,5 +99,5 @@ def format_report(
     for result in results:
         if lines:
             lines.append("")
-        lines.extend(format_result(result, max_memory, predict_n))
+        lines.extend(format_result(result, max_memory, predict_n, breakdown=breakdown))
     return lines

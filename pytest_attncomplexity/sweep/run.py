@@ -143,7 +143,14 @@ def run_sweep(
         else None,
     )
     kernels = {n: seen for n, seen in measured.kernels.items() if halt is None or n < halt.n}
-    result = ScalingResult(label=name, environment=environment, points=points, halt=halt, kernels=kernels)
+    operators = {
+        metric: {n: parts for n, parts in by_n.items() if halt is None or n < halt.n}
+        for metric, by_n in measured.operators.items()
+        if metric in config.metrics
+    }
+    result = ScalingResult(
+        label=name, environment=environment, points=points, halt=halt, kernels=kernels, operators=operators
+    )
     if stop is not None and stop.halt.status == FAILED:
         raise SweepError(f"{name} {stop.halt.describe(symbol)}", result) from stop.error
     return result

@@ -141,6 +141,7 @@ class ScalingRunner:
             ram_guard=self.options.ram_guard if ram_guard is None else parse_ram_guard(ram_guard),
             timing_lock=self.options.timing_lock,
             sdpa_backend=validate_sdpa_backend(sdpa_backend),
+            breakdown=self.options.breakdown,
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)

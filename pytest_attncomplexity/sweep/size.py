@@ -5,18 +5,22 @@ estimate of a size before any is measured."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 
+from ..core.breakdown import OperatorPart
 from ..core.budget import predict_peak
 from ..core.config import SweepConfig
 from ..errors import DtypeUnavailable
 from ..measure import host
+from ..measure.attribution import cuda_memory_parts, flop_parts, memory_parts, self_time_parts
 from ..measure.device import cpu_threads, synchronize
 from ..measure.estimate import estimate_host_peak, is_stateless, worst_case_bytes
-from ..measure.flops import count_flops
+from ..measure.flops import count_flops_by_operator
 from ..measure.guard import RamGuard
 from ..measure.kernels import (
     Observation,
@@ -33,6 +37,9 @@ from .calls import Call, Subject, build_call, check_output
 from .checks import refuses_dtype
 from .stops import first_line
 
+# A benchmarking knob (benchmarks/breakdown_cost.py): "off" measures without the breakdown by operator.
+BREAKDOWN_SWITCH = "ATTNCOMPLEXITY_BREAKDOWN"
+
 
 @dataclass
 class Measured:
@@ -43,6 +50,8 @@ class Measured:
     values: dict[str, dict[int, float]]
     needs: dict[int, float] = field(default_factory=dict)
     kernels: dict[int, tuple[str, ...]] = field(default_factory=dict)  # the SDPA kernels each N ran
+    # Each metric's parts per operator and line at each N (measure/attribution.py), where the profile had them.
+    operators: dict[str, dict[int, tuple[OperatorPart, ...]]] = field(default_factory=dict)
 
 
 def measure_size(
@@ -61,6 +70,7 @@ def measure_size(
     FLOP count is profiled too (0.3 to 1.4 ms more); else one call more is profiled (measure/kernels.py)."""
     values = measured.values
     in_memory_profile = "memory" in values and device.type == "cpu"
+    attribute = breakdown_on()
     observation = Observation()
     with host.peak_growth() as growth, pinned(config.sdpa_backend):
         call = build_call(config, device, dtype, n, subject)
@@ -85,21 +95,46 @@ def measure_size(
             del output
             if "flops" in values:
                 with contextlib.nullcontext(observation) if in_memory_profile else observing_kernels() as observation:
-                    values["flops"][n] = float(count_flops(call))
+                    flops, by_operator = count_flops_by_operator(call)
+                    values["flops"][n] = float(flops)
+                    if attribute:
+                        _keep_parts(measured, "flops", n, lambda: flop_parts(by_operator))
             elif not in_memory_profile:
                 observation.kernels = observe_kernels(call)
         if "memory" in values:
             # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
             with cpu_threads(1):
-                peak, events = peak_memory_and_operators(call, device)
+                peak, events = peak_memory_and_operators(call, device, attribute=attribute)
             values["memory"][n] = float(peak)
             if events is not None:
                 observation.kernels = sdpa_kernels(operator_names(events))
+                # The same profiled call says which operator and line hold the peak, and where the time goes.
+                if attribute:
+                    _keep_parts(measured, "memory", n, lambda: memory_parts(events))
+                if attribute and "time" in config.metrics:
+                    _keep_parts(measured, "time", n, lambda: self_time_parts(events))
+            elif attribute and config.breakdown and device.type == "cuda":
+                _keep_parts(measured, "memory", n, lambda: cuda_memory_parts(call, device))
     if observation.kernels is not None:
         measured.kernels[n] = observation.kernels
     counted = values.get("memory", {}).get(n, 0.0) if device.type == "cpu" else 0.0
     if growth.bytes is not None or counted:
         measured.needs[n] = max(float(growth.bytes or 0), counted)
+
+
+def breakdown_on(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether sweeps break their metrics down by operator: on unless BREAKDOWN_SWITCH says off (a benchmarking knob:
+    benchmarks/breakdown_cost.py measures a sweep's cost with and without)."""
+    return environ.get(BREAKDOWN_SWITCH, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def _keep_parts(measured: Measured, metric: str, n: int, parts: Callable[[], tuple[OperatorPart, ...]]) -> None:
+    """Keep a metric's parts per operator at N. A breakdown is never worth a failed sweep: a profile that cannot be
+    read here (another torch release, say) leaves that N without one."""
+    try:
+        measured.operators.setdefault(metric, {})[n] = parts()
+    except Exception:
+        return
 
 
 def guard_estimate(
