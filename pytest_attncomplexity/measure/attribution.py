@@ -13,6 +13,7 @@ file, such as transformers' modeling_bert.py, counts as the code under test).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sysconfig
 import warnings
@@ -220,8 +221,13 @@ def _plugin_relative(name: str) -> str | None:
     return name[index + len(marker) :] if index >= 0 else None
 
 
+def _tensor_inputs(operator: Any) -> list[Any]:
+    """The inputs of an operator that the profiler recorded shapes of (tensors)."""
+    return [i for i in getattr(operator.extra_fields, "inputs", ()) if getattr(i, "sizes", None) is not None]
+
+
 def _input_shape(operator: Any) -> str | None:
-    tensors = [i for i in getattr(operator.extra_fields, "inputs", ()) if getattr(i, "sizes", None) is not None]
+    tensors = _tensor_inputs(operator)
     if not tensors:
         return None
     largest = max(tensors, key=lambda t: _numel(t.sizes))
@@ -231,11 +237,11 @@ def _input_shape(operator: Any) -> str | None:
 def _shape_of(operator: Any, size: int) -> str | None:
     """The shape of the block an operator allocated: the input of the same number of elements (an elementwise op,
     a softmax), else the product of a matmul's two inputs, else the largest input."""
-    tensors = [i for i in getattr(operator.extra_fields, "inputs", ()) if getattr(i, "sizes", None) is not None]
+    tensors = _tensor_inputs(operator)
     if not tensors:
         return None
     dtype = tensors[0].dtype
-    itemsize = torch.empty((), dtype=dtype).element_size() if dtype is not None else 4
+    itemsize = dtype.itemsize if dtype is not None else 4
     elements = size // max(itemsize, 1)
     candidates = [list(t.sizes) for t in tensors]
     if len(candidates) >= 2 and len(candidates[0]) >= 2 and len(candidates[1]) >= 2:
@@ -248,10 +254,7 @@ def _shape_of(operator: Any, size: int) -> str | None:
 
 
 def _numel(sizes: Iterable[int]) -> int:
-    count = 1
-    for size in sizes:
-        count *= int(size)
-    return count
+    return math.prod(int(size) for size in sizes)
 
 
 def _shape_text(sizes: Iterable[int], dtype: Any) -> str:
