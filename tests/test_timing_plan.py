@@ -1,5 +1,6 @@
 """The timing plan: how many samples each N gets per round, the order they are taken in, how many rounds a budget
-buys. Pure logic, checked over many random plans."""
+buys. Pure logic, checked over many random plans; and the plan of a real timing, made from the first calls and
+then from the first round."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import itertools
 import random
 
 import pytest
+import torch
 
 from pytest_attncomplexity.measure.timing import (
     MAX_SAMPLES_PER_ROUND,
     round_order,
     rounds_for_budget,
     samples_per_round,
+    time_calls,
 )
 
 
@@ -53,3 +56,22 @@ def test_no_n_ever_follows_itself_within_or_across_rounds():
 )
 def test_the_budget_buys_rounds_between_the_bounds(round_seconds, budget, expected):
     assert rounds_for_budget(round_seconds, budget, min_rounds=5, max_rounds=25) == expected
+
+
+def test_the_rounds_are_planned_again_from_the_first_round(matmul_calls):
+    calls = matmul_calls
+    # First calls as slow as a compilation (a second each): planned from them, a round would cost 3 s and the budget
+    # of 0.2 s would buy the fewest rounds, 1. Planned again from round 1's samples (microseconds), it buys more.
+    timed = time_calls(
+        calls, torch.device("cpu"), first_calls=dict.fromkeys(calls, 1.0), budget=0.2, min_rounds=1, max_rounds=25,
+        seed=0,
+    )  # fmt: skip
+    assert timed.rounds == timed.planned > 1
+    assert all(len(samples) >= timed.rounds for samples in timed.samples.values())
+
+
+def test_the_timing_needs_every_first_call(matmul_calls):
+    calls = matmul_calls
+    with pytest.raises(ValueError, match="the first call's seconds at N=64 are needed"):
+        time_calls(calls, torch.device("cpu"), first_calls={16: 1e-4, 32: 1e-4}, budget=0.1, min_rounds=1,
+                   max_rounds=2, seed=0)  # fmt: skip

@@ -93,14 +93,6 @@ def observing_kernels() -> Iterator[Observation]:
     observation.kernels = sdpa_kernels(event.name for event in events)
 
 
-def observe_kernels(call: Callable[[], object]) -> tuple[str, ...] | None:
-    """The SDPA kernels of one run of ``call`` (its output is dropped)."""
-    with observing_kernels() as observation:
-        output = call()
-        del output
-    return observation.kernels
-
-
 def pinned(backend: str | None) -> contextlib.AbstractContextManager[None]:
     """``torch.nn.attention.sdpa_kernel`` for an ``sdpa_backend=`` value; nothing for None (PyTorch chooses)."""
     if backend is None:

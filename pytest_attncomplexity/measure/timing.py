@@ -5,17 +5,23 @@ changes) spreads over all sizes instead of bending the curve; cheap sizes get a 
 CPU: ``time.perf_counter`` around a loop of calls long enough that the clock's resolution and the jitter of the
 small sizes do not matter, minus the cost of the loop itself, with the garbage collector paused.
 CUDA: events around each call, after a warm-up, with the L2 cache flushed before each call.
+
+The first round is planned from the sweep's first call at each N (no call is made only to plan), the rest from
+the first round's own samples.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -101,48 +107,96 @@ def rounds_for_budget(round_seconds: float, budget: float, min_rounds: int, max_
     return max(min_rounds, min(max_rounds, int(budget / round_seconds)))
 
 
+@dataclass(frozen=True)
+class Timed:
+    """The samples of a timing, in seconds per call, and how it went: rounds run of those the budget bought, and the
+    wall seconds it took."""
+
+    samples: dict[int, list[float]]
+    rounds: int
+    planned: int
+    seconds: float
+
+
 def time_calls(
     calls: Mapping[int, Callable[[], object]],
     device: torch.device,
     *,
+    first_calls: Mapping[int, float],
     budget: float,
     min_rounds: int,
     max_rounds: int,
     seed: int,
-) -> dict[int, list[float]]:
-    """Seconds per call, several samples per N. ``calls`` must already have run once (warm-up)."""
+) -> Timed:
+    """Seconds per call, several samples per N, in as many rounds as the budget buys (within [min_rounds,
+    max_rounds]). ``calls`` must already have run once (warm-up); ``first_calls`` holds the seconds that first call
+    took at each N, which plans the first round."""
+    missing = [n for n in calls if not first_calls.get(n, 0.0) > 0]
+    if missing:
+        raise ValueError(f"the first call's seconds at N={missing[0]} are needed to plan the timing")
     order = random.Random(seed)
-    if device.type == "cuda":
-        return _time_cuda(calls, device, budget, min_rounds, max_rounds, order)
-    return _time_cpu(calls, budget, min_rounds, max_rounds, order)
-
-
-def _time_cpu(
-    calls: Mapping[int, Callable[[], object]],
-    budget: float,
-    min_rounds: int,
-    max_rounds: int,
-    order: random.Random,
-) -> dict[int, list[float]]:
-    with _gc_paused():
-        estimate = {n: _loop_seconds(call, 1) for n, call in calls.items()}
-        repeats = {n: max(1, math.ceil(MIN_CPU_SAMPLE_S / max(t, 1e-9))) for n, t in estimate.items()}
-        per_round = samples_per_round({n: repeats[n] * estimate[n] for n in calls})
-        # What the loop costs without the work, per call, so that it is not counted as the call's time.
-        loop_cost = {n: statistics.median(_loop_seconds(_noop, k) for _ in range(5)) / k for n, k in repeats.items()}
-        round_seconds = sum(per_round[n] * repeats[n] * estimate[n] for n in calls)
-        rounds = rounds_for_budget(round_seconds, budget, min_rounds, max_rounds)
+    start = time.perf_counter()
+    cuda = device.type == "cuda"
+    with torch.cuda.device(device) if cuda else contextlib.nullcontext(), _gc_paused():
+        sampler: _Sampler = _CudaSampler(calls, device) if cuda else _CpuSampler(calls)
+        per_round = sampler.plan({n: first_calls[n] for n in calls})
         samples: dict[int, list[float]] = {n: [] for n in calls}
-        # The estimate above ran the sizes in order: the first sample must not follow the last of them.
-        last: int | None = list(calls)[-1]
-        for _ in range(rounds):
+        # The sweep measured the sizes in order: the first sample must not follow the last of them.
+        last = list(calls)[-1]
+        rounds, planned = 0, max_rounds
+        while rounds < planned:
             visits = round_order(per_round, order, after=last)
             last = visits[-1]
-            for n in visits:
-                k = repeats[n]
-                seconds = _loop_seconds(calls[n], k) / k - loop_cost[n]
-                samples[n].append(max(seconds, 1e-12))
-    return samples
+            for n, seconds in sampler.take(visits):
+                samples[n].append(seconds)
+            rounds += 1
+            if rounds == 1:  # a first call is cold (lazy initialization, compilation): plan again from round 1
+                per_round = sampler.plan({n: statistics.median(samples[n]) for n in calls})
+                planned = rounds_for_budget(sampler.round_seconds(per_round), budget, min_rounds, max_rounds)
+    return Timed(samples, rounds, planned, time.perf_counter() - start)
+
+
+class _Sampler(Protocol):
+    """Takes one round's samples on a device, and plans how many samples each N gets per round."""
+
+    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
+        """Samples per round of each N, from the seconds one call takes."""
+
+    def round_seconds(self, per_round: Mapping[int, int]) -> float:
+        """What a round of this plan costs."""
+
+    def take(self, visits: Sequence[int]) -> list[tuple[int, float]]:
+        """One sample per visit, in the order visited: (N, seconds per call)."""
+
+
+class _CpuSampler:
+    def __init__(self, calls: Mapping[int, Callable[[], object]]) -> None:
+        self.calls = calls
+        self.repeats: dict[int, int] = {}
+        self.loop_cost: dict[int, float] = {}
+        self.seconds: dict[int, float] = {}
+
+    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
+        for n, t in seconds.items():
+            repeats = max(1, math.ceil(MIN_CPU_SAMPLE_S / max(t, 1e-9)))
+            # A loop count within 2x of the first round's keeps that round's samples alike to the rest.
+            if n not in self.repeats or not 0.5 <= repeats / self.repeats[n] <= 2:
+                self.repeats[n] = repeats
+                # What the loop costs without the work, per call, so that it is not counted as the call's time.
+                self.loop_cost[n] = statistics.median(_loop_seconds(_noop, repeats) for _ in range(5)) / repeats
+        self.seconds = dict(seconds)
+        return samples_per_round({n: self.repeats[n] * t for n, t in seconds.items()})
+
+    def round_seconds(self, per_round: Mapping[int, int]) -> float:
+        return sum(count * self.repeats[n] * self.seconds[n] for n, count in per_round.items())
+
+    def take(self, visits: Sequence[int]) -> list[tuple[int, float]]:
+        taken = []
+        for n in visits:
+            k = self.repeats[n]
+            seconds = _loop_seconds(self.calls[n], k) / k - self.loop_cost[n]
+            taken.append((n, max(seconds, 1e-12)))
+        return taken
 
 
 def _event() -> torch.cuda.Event:
@@ -155,43 +209,28 @@ def _l2_flush_buffer(device: torch.device) -> torch.Tensor:
     return torch.empty(size, dtype=torch.int8, device=device)
 
 
-def _time_cuda(
-    calls: Mapping[int, Callable[[], object]],
-    device: torch.device,
-    budget: float,
-    min_rounds: int,
-    max_rounds: int,
-    order: random.Random,
-) -> dict[int, list[float]]:
-    flush = _l2_flush_buffer(device)
-    with torch.cuda.device(device), _gc_paused():
-        estimate: dict[int, float] = {}
-        for n, call in calls.items():
+class _CudaSampler:
+    def __init__(self, calls: Mapping[int, Callable[[], object]], device: torch.device) -> None:
+        self.calls = calls
+        self.device = device
+        self.seconds: dict[int, float] = {}
+        self.flush = _l2_flush_buffer(device)  # freed with the sampler, when the timing ends
+
+    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
+        self.seconds = dict(seconds)
+        return samples_per_round(seconds)
+
+    def round_seconds(self, per_round: Mapping[int, int]) -> float:
+        return sum(count * self.seconds[n] for n, count in per_round.items())
+
+    def take(self, visits: Sequence[int]) -> list[tuple[int, float]]:
+        events = []
+        for n in visits:
             start, end = _event(), _event()
-            flush.zero_()
+            self.flush.zero_()
             start.record()
-            call()
+            self.calls[n]()
             end.record()
-            synchronize(device)
-            estimate[n] = start.elapsed_time(end) / 1e3
-        per_round = samples_per_round(estimate)
-        rounds = rounds_for_budget(sum(per_round[n] * estimate[n] for n in calls), budget, min_rounds, max_rounds)
-        samples: dict[int, list[float]] = {n: [] for n in calls}
-        # The estimate above ran the sizes in order: the first sample must not follow the last of them.
-        last: int | None = list(calls)[-1]
-        for _ in range(rounds):
-            events = []
-            visits = round_order(per_round, order, after=last)
-            last = visits[-1]
-            for n in visits:
-                start, end = _event(), _event()
-                flush.zero_()
-                start.record()
-                calls[n]()
-                end.record()
-                events.append((n, start, end))
-            synchronize(device)
-            for n, start, end in events:
-                samples[n].append(start.elapsed_time(end) / 1e3)
-    del flush
-    return samples
+            events.append((n, start, end))
+        synchronize(self.device)
+        return [(n, start.elapsed_time(end) / 1e3) for n, start, end in events]

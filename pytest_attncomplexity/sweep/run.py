@@ -112,7 +112,7 @@ def run_sweep(
                     name, Stage.TIMING, max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
                 )
             )
-            samples, time_stop = _time_sizes(config, device, calls, cap)
+            samples, time_stop = _time_sizes(config, device, measured, cap)
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, Stage.DONE, max(config.sizes), len(config.sizes), len(config.sizes)))
@@ -167,28 +167,29 @@ def _describe_size(n: int, first_call: Sequence[float], values: Mapping[str, Map
 
 
 def _time_sizes(
-    config: SweepConfig, device: torch.device, calls: dict[int, Call], cap: HostCap | None
+    config: SweepConfig, device: torch.device, measured: Measured, cap: HostCap | None
 ) -> tuple[dict[int, list[float]], Stop | None]:
-    measured: dict[int, list[float]] = {}
+    calls = measured.calls
+    samples: dict[int, list[float]] = {}
 
     def measure() -> None:
         with cpu_threads(config.threads), pinned(config.sdpa_backend):
-            measured.update(
-                time_calls(
-                    calls,
-                    device,
-                    budget=config.time_budget,
-                    min_rounds=config.min_rounds,
-                    max_rounds=config.max_rounds,
-                    seed=config.seed,
-                )
+            timed = time_calls(
+                calls,
+                device,
+                first_calls={n: measured.first_calls[n] for n in calls},
+                budget=config.time_budget,
+                min_rounds=config.min_rounds,
+                max_rounds=config.max_rounds,
+                seed=config.seed,
             )
+            samples.update(timed.samples)
 
     # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N. Only the
     # timing takes turns with other processes (pytest-xdist workers): memory and FLOPs are counts.
     with taking_turns(lock_file(config.timing_lock, device)):
         stop = attempt(max(calls), measure, cap)
-    return ({} if stop else measured), stop
+    return ({} if stop else samples), stop
 
 
 def _points_of(

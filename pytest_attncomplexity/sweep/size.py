@@ -25,7 +25,6 @@ from ..measure.guard import RamGuard
 from ..measure.kernels import (
     Observation,
     backend_unavailable,
-    observe_kernels,
     observing_kernels,
     operator_names,
     pinned,
@@ -50,6 +49,7 @@ class Measured:
     values: dict[str, dict[int, float]]
     needs: dict[int, float] = field(default_factory=dict)
     kernels: dict[int, tuple[str, ...]] = field(default_factory=dict)  # the SDPA kernels each N ran
+    first_calls: dict[int, float] = field(default_factory=dict)  # seconds of each N's first call (plans the timing)
     # Each metric's parts per operator and line at each N (measure/attribution.py), where the profile had them.
     operators: dict[str, dict[int, tuple[OperatorPart, ...]]] = field(default_factory=dict)
 
@@ -67,18 +67,23 @@ def measure_size(
     its FLOPs and peak memory, and note what all this took on the host and which SDPA kernels the call ran.
 
     The kernels are read on a call that is not timed: the CPU memory profile names the operators anyway; else the
-    FLOP count is profiled too (0.3 to 1.4 ms more); else one call more is profiled (measure/kernels.py)."""
+    FLOP count is profiled too (0.3 to 1.4 ms more); else the first call is (measure/kernels.py): its duration only
+    plans the timing and feeds the time budget, and a call more per N only to name the kernel cost a time-only sweep
+    of SDPA at N=256..4096 0.57 s of its 5.8 (benchmarks/sweep_cost.py)."""
     values = measured.values
     in_memory_profile = "memory" in values and device.type == "cpu"
     attribute = breakdown_on()
     observation = Observation()
+    observe_first = not in_memory_profile and "flops" not in values
     with host.peak_growth() as growth, pinned(config.sdpa_backend):
         call = build_call(config, device, dtype, n, subject)
         measured.calls[n] = call
         with cpu_threads(config.threads):
             start = time.perf_counter()
             try:
-                output = call()
+                with observing_kernels() if observe_first else contextlib.nullcontext(observation) as observation:
+                    output = call()
+                synchronize(device)
             except Exception as error:
                 if config.sdpa_backend is not None and refused_by_backend(error):
                     raise backend_unavailable(config.sdpa_backend, subject.name, device, call, error) from error
@@ -89,8 +94,8 @@ def measure_size(
                         f"dtype={dtype} cannot run {subject.name} on {device}: {first_line(error)}"
                     ) from error
                 raise
-            synchronize(device)
             first_call.append(time.perf_counter() - start)
+            measured.first_calls[n] = first_call[0]
             check_output(output)
             del output
             if "flops" in values:
@@ -99,8 +104,6 @@ def measure_size(
                     values["flops"][n] = float(flops)
                     if attribute:
                         _keep_parts(measured, "flops", n, lambda: flop_parts(by_operator))
-            elif not in_memory_profile:
-                observation.kernels = observe_kernels(call)
         if "memory" in values:
             # One intra-op thread: the CPU profiler sees allocations of the calling thread only.
             with cpu_threads(1):
