@@ -55,6 +55,14 @@ def test_declares_a_metric_it_does_not_measure(attn_scaling):
 @pytest.mark.attn_scaling(memory=1)
 def test_declares_but_measures_nothing(attn_scaling):
     pass
+
+def test_expect_holds(attn_scaling):
+    r = attn_scaling(naive_attention, metrics=["memory", "flops"], expect={"memory": (2, 0.3), "flops": 2}, **FAST)
+    assert [v.outcome for v in r.checks] == ["pass", "pass"]
+
+def test_expect_misses(attn_scaling):
+    attn_scaling(naive_attention, metrics=["memory"], expect={"memory": (1, 0.2)}, label="expected", **FAST)
+    raise RuntimeError("not reached: the call above asserts")
 """
 
 PLAIN = f"""
@@ -196,6 +204,8 @@ EXPECTED = {
     "test_marked.py::test_two_results_in_one_test": "passed",
     "test_marked.py::test_declares_a_metric_it_does_not_measure": "failed",
     "test_marked.py::test_declares_but_measures_nothing": "failed",
+    "test_marked.py::test_expect_holds": "passed",
+    "test_marked.py::test_expect_misses": "failed",
     "test_plain.py::test_naive_memory": "passed",
     "test_plain.py::test_sdpa_time": "passed",
     "test_plain.py::test_claims_linear_memory": "failed",
@@ -287,6 +297,39 @@ def test_the_report_lists_every_result_with_its_exponents(session):
         session.out.fnmatch_lines([f"test_marked.py::{name} *"])
 
 
+def test_expect_asserts_at_the_call_with_the_numbers(session, document):
+    session.out.fnmatch_lines(
+        [
+            "*attn_scaling(naive_attention, metrics=[[]\"memory\"[]], expect={\"memory\": (1, 0.2)}, *",
+            "E*AssertionError: attn_scaling(..., expect={'memory': (1, 0.2)}) failed:",
+            "E*expected: memory exponent 1.* (95% CI * to *, class O(N^2)) is outside the expected 1 ± 0.2 *",
+        ]
+    )
+    assert "not reached" not in session.stdout
+    # Its result still reaches the reports, with the verdict.
+    (missed,) = _results_of(document, "test_expect_misses")
+    assert [(c["metric"], c["outcome"]) for c in missed["checks"]] == [("memory", "fail")]
+
+
+def test_the_markers_time_claim_ends_the_timing_once_decided(session, document):
+    for result in _results_of(document, "test_two_results_in_one_test"):
+        timing = result["timing"]
+        assert timing["claims"] == [[2.0, 1.0]], result["label"]
+        # Decided (pass: the claim holds) before the budget ran out, or timed to the budget as without a claim.
+        if timing["decided"]:
+            assert timing["decided"] == ["pass"] and timing["rounds"] < timing["planned"]
+            low, high = timing["interval"]
+            assert 1.0 <= low <= result["metrics"]["time"]["exponent"] <= high <= 3.0
+        else:
+            assert timing["rounds"] == timing["planned"] >= 5 and timing["interval"] is None
+    session.out.fnmatch_lines(
+        ["test_marked.py::test_two_results_in_one_test [[]naive[]]", "  time *", "    time: * round* (*s)*"]
+    )
+    # Without a claim known up front, the budget is spent as before.
+    (plain,) = _results_of(document, "test_sdpa_time")
+    assert plain["timing"]["claims"] == [] and plain["timing"]["rounds"] == plain["timing"]["planned"] >= 5
+
+
 def test_a_wrong_claim_fails_with_the_measured_exponent_and_the_table(session):
     session.out.fnmatch_lines(
         [
@@ -309,7 +352,7 @@ def test_the_marker_checks_every_result_after_the_body(session, document):
         ]
     )
     marked = [r for r in document["results"] if r["nodeid"].startswith("test_marked.py::")]
-    assert len(marked) == 5  # the test with two sweeps gives two results
+    assert len(marked) == 7  # the test with two sweeps gives two results; the two expect= tests one each
     right = _results_of(document, "test_sdpa_declared_right")[0]
     assert [c["outcome"] for c in right["checks"]] == ["pass", "pass"]
 
@@ -351,7 +394,7 @@ def test_a_failed_sweep_keeps_its_points_in_the_report_and_the_json(session, doc
 RESULT_KEYS = {
     "nodeid", "label", "outcome", "device", "device_name", "torch", "threads", "dtype", "mode", "shape", "metrics",
     "halt", "remeasured", "memory_capacity", "checks", "comparison", "sdpa_backend", "kernels", "flop_rate",
-    "peak_flop_rate", "axis", "mask", "operators", "breakdown",
+    "peak_flop_rate", "axis", "mask", "operators", "breakdown", "timing",
 }  # fmt: skip
 METRIC_KEYS = {
     "sizes", "values", "iqr", "samples", "exponent", "ci", "r2", "complexity", "local_slopes", "unit", "excluded",

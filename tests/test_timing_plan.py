@@ -66,6 +66,7 @@ def test_the_rounds_are_planned_again_from_the_first_round(matmul_calls):
         calls, torch.device("cpu"), first_calls=dict.fromkeys(calls, 1.0), budget=0.2, min_rounds=1, max_rounds=25,
         seed=0,
     )  # fmt: skip
+    assert not timed.stopped
     assert timed.rounds == timed.planned > 1
     assert all(len(samples) >= timed.rounds for samples in timed.samples.values())
 

@@ -39,6 +39,41 @@ class Claims:
         grouped = f"param={self.param!r}, " if self.param is not None else ""
         return f"@pytest.mark.{MARKER}({grouped}{shown}, tol={self.tol:g})"
 
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """Each declared metric's (expected, tol)."""
+        return {metric: (value, self.tol) for metric, value in self.expected.items()}
+
+
+def parse_expect(expect: object, metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """``expect={"time": (2, 0.5), "memory": 1}`` as (expected, tol) per metric (a bare number takes the default
+    tol); ValueError naming the key or value that is wrong, or a metric that ``metrics`` does not measure."""
+    if not isinstance(expect, Mapping):
+        raise ValueError(f'expect must be a dict such as {{"time": (2, 0.5), "memory": 1}}, got {expect!r}')
+    bands: dict[str, tuple[float, float]] = {}
+    for metric, claim in expect.items():
+        if metric not in METRICS:
+            raise ValueError(f"expect: unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+        if metric not in metrics:
+            raise ValueError(
+                f"expect names {metric!r}, but metrics={list(metrics)!r} does not measure it; add it to metrics="
+            )
+        if isinstance(claim, tuple | list) and len(claim) == 2:
+            expected, tol = _number(f"expect[{metric!r}]", claim[0]), _number(f"expect[{metric!r}] tol", claim[1])
+        elif isinstance(claim, tuple | list):
+            raise ValueError(f"expect[{metric!r}] must be an exponent or (exponent, tol), got {claim!r}")
+        else:
+            expected, tol = _number(f"expect[{metric!r}]", claim), DEFAULT_TOL
+        if tol < 0:
+            raise ValueError(f"expect[{metric!r}]: tol must be >= 0, got {tol!r}")
+        bands[str(metric)] = (expected, tol)
+    return bands
+
+
+def describe_expect(bands: Mapping[str, tuple[float, float]]) -> str:
+    """How the failure message names claims passed as ``expect=``."""
+    shown = ", ".join(f"{metric!r}: ({expected:g}, {tol:g})" for metric, (expected, tol) in bands.items())
+    return f"attn_scaling(..., expect={{{shown}}})"
+
 
 def parse_claims(args: Sequence[object], kwargs: Mapping[str, object]) -> Claims:
     """The marker's arguments as Claims; ValueError naming the argument for anything else."""
@@ -88,30 +123,35 @@ def _checked_before(result: ScalingResult, metric: str, expected: float, tol: fl
 
 
 def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
-    """Check every declared exponent on every result; one AssertionError listing every miss.
-
-    A confident miss, a metric that was not measured or cannot be fitted fail; if the only misses are too noisy to
-    decide, InconclusiveExponent is raised instead, so ``--attn-inconclusive`` applies as it does to
-    ``assert_exponent``.
-    """
+    """Check every declared exponent on every result (see check_exponents)."""
     if not results:
         raise AssertionError(
             f"{claims.describe()} declares exponents, but the test measured nothing through the attn_scaling fixture"
         )
+    check_exponents(results, claims.bands(), claims.describe())
+
+
+def check_exponents(results: Sequence[ScalingResult], bands: Mapping[str, tuple[float, float]], source: str) -> None:
+    """Check every claimed exponent, (expected, tol) per metric, on every result; one AssertionError listing every
+    miss, ``source`` naming where the claims were made.
+
+    A confident miss, a metric that was not measured or cannot be fitted fail; if the only misses are too noisy to
+    decide, InconclusiveExponent is raised instead, so ``--attn-inconclusive`` applies as it does to
+    ``assert_exponent``. A claim the body already checked is not measured or counted again.
+    """
+    __tracebackhide__ = True  # expect= fails at the test's own line, not in here
     failures: list[str] = []
     inconclusive: list[str] = []
     for result in results:
-        for metric, expected in claims.expected.items():
+        for metric, (expected, tol) in bands.items():
             if metric not in result.metrics:
                 failures.append(
-                    f"{result.label}: {claims.describe()} declares {metric}, but {metric} was not measured "
+                    f"{result.label}: {source} declares {metric}, but {metric} was not measured "
                     f"(metrics measured: {', '.join(result.metrics)}); add it to metrics= or drop it from the marker"
                 )
                 continue
             try:
-                verdict = _checked_before(result, metric, expected, claims.tol) or result.check(
-                    metric, expected, claims.tol
-                )
+                verdict = _checked_before(result, metric, expected, tol) or result.check(metric, expected, tol)
             except FitError as error:
                 failures.append(f"{result.label}: {metric} cannot be checked: {error}")
                 continue
@@ -120,6 +160,6 @@ def check_claims(results: Sequence[ScalingResult], claims: Claims) -> None:
             elif verdict.outcome == INCONCLUSIVE:
                 inconclusive.append(explain(result, verdict))
     if failures:
-        raise AssertionError("\n\n".join([f"{claims.describe()} failed:", *failures, *inconclusive]))
+        raise AssertionError("\n\n".join([f"{source} failed:", *failures, *inconclusive]))
     if inconclusive:
-        raise InconclusiveExponent("\n\n".join([f"{claims.describe()} is inconclusive:", *inconclusive]))
+        raise InconclusiveExponent("\n\n".join([f"{source} is inconclusive:", *inconclusive]))

@@ -6,6 +6,7 @@ the fixture's signature all refer to these names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +164,9 @@ class SweepConfig:
     kv_len: int | None = None  # the length of k and v (cross-attention); None: the same as q's
     kv_heads: int | None = None  # heads of k and v (grouped-query attention, passed enable_gqa=True); None: heads
     mask: str | None = None  # None, "causal" (is_causal=True), "bool" or "float" (attn_mask=)
+    # Claims on the time exponent known before timing, (expected, tol) each: the timing stops once the samples
+    # decide them all (core/sequential.py); empty: timed to the budget.
+    time_claims: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", validate_sizes(self.sizes))
@@ -183,6 +187,21 @@ class SweepConfig:
             object.__setattr__(self, "max_memory", parse_bytes(self.max_memory))
         if self.ram_guard is not None:
             object.__setattr__(self, "ram_guard", parse_ram_guard(self.ram_guard))
+        self._check_time_claims()
+
+    def _check_time_claims(self) -> None:
+        for claim in self.time_claims:
+            if (
+                not isinstance(claim, tuple)
+                or len(claim) != 2
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in claim)
+                or claim[1] < 0
+            ):
+                raise ValueError(
+                    f"time_claims must be (expected, tol) pairs of finite numbers, tol >= 0; got {claim!r}"
+                )
+        if self.time_claims and "time" not in self.metrics:
+            raise ValueError(f"time_claims are given, but metrics={list(self.metrics)!r} does not measure time")
 
     def _check_input_shape(self) -> None:
         """The axis, the fixed dimensions and the mask: each named with its value when it is wrong."""

@@ -24,7 +24,7 @@ from .config import (
     positive_int,
     validate_device,
 )
-from .rules import Rule, parse_rules
+from .rules import VALUE, Rule, parse_rules, rule_for
 from .sizes import parse_sizes, validate_sizes
 from .units import parse_bytes
 from .verdict import DEFAULT_POLICY, validate_policy
@@ -74,6 +74,21 @@ class PluginOptions:
     storage: str = DEFAULT_STORAGE
     compare: str | None = None  # "latest", a baseline name or a path; None: no comparison
     compare_fail: tuple[Rule, ...] = ()
+    full_timing: bool = False  # time every sweep to its budget, even where its time claims are decided sooner
+
+    @property
+    def timed_to_the_budget(self) -> str | None:
+        """Why every sweep is timed to its budget, even where the claims on its time exponent known before timing are
+        decided sooner; None where sweeps stop once decided. A saved baseline keeps every sample for the runs
+        compared with it later, and a time value is judged on the samples of both runs (a Mann-Whitney test that
+        two or three samples cannot make significant)."""
+        if self.full_timing:
+            return "--attn-full-timing"
+        if self.save or self.autosave:
+            return "a baseline is saved"
+        if self.compares and rule_for(self.compare_fail, VALUE, "time") is not None:
+            return "time values are compared with a baseline"
+        return None
 
     @property
     def compares(self) -> str | None:
@@ -277,8 +292,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--attn-time-budget",
         "time_budget",
-        f"seconds of timed calls per sweep; more rounds, less spread (default {DEFAULT_TIME_BUDGET:g})",
+        f"seconds of timed calls per sweep; more rounds, less spread (default {DEFAULT_TIME_BUDGET:g}). A sweep whose "
+        "time claims are known before timing (expect=, the marker's time=) stops as soon as they are decided",
         _positive_float_text,
         "SECONDS",
+    ),
+    Option(
+        "--attn-full-timing",
+        "full_timing",
+        "time every sweep to its budget, even where the time claims known before timing are decided sooner (as "
+        "when a baseline is saved, or time values are compared with one)",
+        None,
     ),
 )

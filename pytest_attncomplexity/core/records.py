@@ -4,7 +4,9 @@ ran, and where it stopped early. No torch, no pytest."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .axes import DEFAULT_AXIS
 from .textenum import TextEnum
@@ -135,3 +137,57 @@ class Halt:
             return f"skipped from {symbol}={self.n}: {self.reason}"
         what = "out of memory" if self.status == OUT_OF_MEMORY else "failed"
         return f"{what} at {symbol}={self.n}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TimingRecord:
+    """How a sweep's time was measured: the rounds run of those its budget bought, and the seconds they took. With
+    claims on the time exponent known before timing (``expect=``, the marker's ``time=``), the claims, and, when the
+    samples decided them all before the budget ran out, each outcome and the interval that decided it (see
+    core/sequential.py)."""
+
+    rounds: int
+    planned: int
+    seconds: float
+    claims: tuple[tuple[float, float], ...] = ()  # (expected, tol) of each claim known before timing
+    decided: tuple[str, ...] = ()  # "pass" or "fail" per claim where a look decided them all; () otherwise
+    interval: tuple[float, float] | None = None  # the fit's CI and the noise interval together, at that look
+
+    @property
+    def stopped_early(self) -> bool:
+        return bool(self.decided)
+
+    def describe(self) -> str:
+        """One line for the reports: how many rounds, and what the claims known up front did to them."""
+        rounds = f"{self.rounds} of {self.planned} round{'s' if self.planned != 1 else ''} ({self.seconds:.2f} s)"
+        claims = ", ".join(f"{expected:g} ± {tol:g}" for expected, tol in self.claims)
+        if self.stopped_early and self.interval is not None:
+            pairs = zip(self.claims, self.decided, strict=True)
+            outcomes = ", ".join(f"{expected:g} ± {tol:g} {outcome}" for (expected, tol), outcome in pairs)
+            low, high = self.interval
+            return f"time: decided after {rounds}: {outcomes} (interval {low:.3f} to {high:.3f})"
+        if self.claims:
+            return f"time: timed to the budget, {rounds}: the claim(s) {claims} were not decided sooner"
+        return f"time: timed to the budget, {rounds}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rounds": self.rounds,
+            "planned": self.planned,
+            "seconds": self.seconds,
+            "claims": [list(claim) for claim in self.claims],
+            "decided": list(self.decided),
+            "interval": None if self.interval is None else list(self.interval),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TimingRecord:
+        interval = data.get("interval")
+        return cls(
+            rounds=int(data["rounds"]),
+            planned=int(data["planned"]),
+            seconds=float(data["seconds"]),
+            claims=tuple((float(e), float(t)) for e, t in data.get("claims") or ()),
+            decided=tuple(str(outcome) for outcome in data.get("decided") or ()),
+            interval=None if interval is None else (float(interval[0]), float(interval[1])),
+        )

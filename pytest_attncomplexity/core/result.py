@@ -17,7 +17,7 @@ from .breakdown import BreakdownGroup, OperatorPart, fit_breakdown, operators_fr
 from .comparison import ResultComparison
 from .explain import explain
 from .fit import Fit, FitError, fit_power_law
-from .records import OUT_OF_MEMORY, SKIPPED, Environment, Halt, PeakRate, Point
+from .records import OUT_OF_MEMORY, SKIPPED, Environment, Halt, PeakRate, Point, TimingRecord
 from .units import UNITS
 from .verdict import DEFAULT_TOL, InconclusiveExponent, Outcome, Verdict, judge
 
@@ -67,6 +67,9 @@ class ScalingResult:
     # Each metric's parts per operator and line at each N (core/breakdown.py): memory and self time from the CPU
     # memory profile, FLOPs from the counter; a metric absent was not broken down.
     operators: dict[str, dict[int, tuple[OperatorPart, ...]]] = field(default_factory=dict)
+    # How time was measured: rounds, seconds, and the claims known before timing that stopped it early; None when
+    # time was not measured.
+    timing: TimingRecord | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -97,7 +100,7 @@ class ScalingResult:
                 f"({self.halt.describe(self.symbol)}); a fit needs {MIN_FIT_POINTS}{advice}"
             )
         try:
-            return _fit_points(metric, tuple((p.n, p.value) for p in points))
+            return fit_points(metric, tuple((p.n, p.value) for p in points))
         except FitError as error:
             if points and all(p.value == 0 for p in points):
                 raise FitError(f"{self.label}: {error}. {_NOTHING_COUNTED[metric]}") from None
@@ -118,7 +121,7 @@ class ScalingResult:
         ``trim=False`` keeps every one of them, even where a fixed part dominates time or memory."""
         wanted = set(sizes)
         pairs = tuple((p.n, p.value) for p in self._measured(metric) if p.n in wanted)
-        return _fit_points(metric, pairs, trim)
+        return fit_points(metric, pairs, trim)
 
     def flop_rates(self) -> dict[int, float]:
         """FLOP/s at each N where both FLOPs and time were measured: the FLOPs of one call over its time (the mean
@@ -234,6 +237,7 @@ class ScalingResult:
             "mask": env.mask,
             "metrics": metrics,
             "remeasured": self.remeasured,
+            "timing": None if self.timing is None else self.timing.to_json(),
             "memory_capacity": env.memory_capacity,
             "sdpa_backend": env.sdpa_backend,
             "kernels": {str(n): list(names) for n, names in sorted(self.kernels.items())},
@@ -297,6 +301,7 @@ class ScalingResult:
             remeasured=int(data.get("remeasured", 0)),
             kernels={int(n): tuple(str(k) for k in names) for n, names in dict(data.get("kernels") or {}).items()},
             operators=operators_from_json(data.get("operators") or {}),
+            timing=None if not data.get("timing") else TimingRecord.from_json(data["timing"]),
         )
         if data.get("comparison") is not None:
             result.comparison = ResultComparison.from_json(data["comparison"])
@@ -314,8 +319,9 @@ class ScalingResult:
 
 
 @functools.lru_cache(maxsize=1024)
-def _fit_points(metric: str, points: tuple[tuple[int, float], ...], trim: bool = True) -> Fit:
-    """The fit of these (N, value) pairs, computed once for the same pairs: new samples give new values."""
+def fit_points(metric: str, points: tuple[tuple[int, float], ...], trim: bool = True) -> Fit:
+    """The fit of these (N, value) pairs as a result fits ``metric`` (verdicts, reports, the early stop of timing),
+    computed once for the same pairs: new samples give new values."""
     return fit_power_law(
         [n for n, _ in points],
         [value for _, value in points],

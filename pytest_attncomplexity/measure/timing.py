@@ -7,7 +7,8 @@ small sizes do not matter, minus the cost of the loop itself, with the garbage c
 CUDA: events around each call, after a warm-up, with the L2 cache flushed before each call.
 
 The first round is planned from the sweep's first call at each N (no call is made only to plan), the rest from
-the first round's own samples.
+the first round's own samples. After every round a ``stop`` callback may end the timing: a claim on the exponent
+that the samples so far decide (core/sequential.py).
 """
 
 from __future__ import annotations
@@ -107,15 +108,20 @@ def rounds_for_budget(round_seconds: float, budget: float, min_rounds: int, max_
     return max(min_rounds, min(max_rounds, int(budget / round_seconds)))
 
 
+# After each round: the samples so far, the rounds run and the rounds the budget bought; True ends the timing.
+StopCallback = Callable[[Mapping[int, Sequence[float]], int, int], bool]
+
+
 @dataclass(frozen=True)
 class Timed:
-    """The samples of a timing, in seconds per call, and how it went: rounds run of those the budget bought, and the
-    wall seconds it took."""
+    """The samples of a timing, in seconds per call, and how it went: rounds run of those the budget bought, the
+    wall seconds it took, and whether ``stop`` ended it before the budget did."""
 
     samples: dict[int, list[float]]
     rounds: int
     planned: int
     seconds: float
+    stopped: bool
 
 
 def time_calls(
@@ -127,10 +133,11 @@ def time_calls(
     min_rounds: int,
     max_rounds: int,
     seed: int,
+    stop: StopCallback | None = None,
 ) -> Timed:
-    """Seconds per call, several samples per N, in as many rounds as the budget buys (within [min_rounds,
-    max_rounds]). ``calls`` must already have run once (warm-up); ``first_calls`` holds the seconds that first call
-    took at each N, which plans the first round."""
+    """Seconds per call, several samples per N, in at most the rounds the budget buys (at least ``min_rounds``
+    unless ``stop`` ends it sooner). ``calls`` must already have run once (warm-up); ``first_calls`` holds the
+    seconds that first call took at each N, which plans the first round."""
     missing = [n for n in calls if not first_calls.get(n, 0.0) > 0]
     if missing:
         raise ValueError(f"the first call's seconds at N={missing[0]} are needed to plan the timing")
@@ -153,7 +160,9 @@ def time_calls(
             if rounds == 1:  # a first call is cold (lazy initialization, compilation): plan again from round 1
                 per_round = sampler.plan({n: statistics.median(samples[n]) for n in calls})
                 planned = rounds_for_budget(sampler.round_seconds(per_round), budget, min_rounds, max_rounds)
-    return Timed(samples, rounds, planned, time.perf_counter() - start)
+            if stop is not None and rounds < planned and stop(samples, rounds, planned):
+                return Timed(samples, rounds, planned, time.perf_counter() - start, stopped=True)
+    return Timed(samples, rounds, planned, time.perf_counter() - start, stopped=False)
 
 
 class _Sampler(Protocol):

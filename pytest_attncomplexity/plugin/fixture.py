@@ -14,6 +14,7 @@ from ..sweep.runner import ScalingRunner
 from .compat import skip_at_test_line
 from .progress import ProgressPrinter
 from .session import STATE_KEY
+from .verdicts import CLAIMS_KEY
 
 
 class _PytestScalingRunner(ScalingRunner):
@@ -34,7 +35,14 @@ def _attn_scaling(request: pytest.FixtureRequest) -> ScalingRunner:
     terminal = plugins.get_plugin("terminalreporter")
     capture = plugins.get_plugin("capturemanager")
     progress = ProgressPrinter(terminal, capture, session.verbosity) if terminal is not None else None
-    return _PytestScalingRunner(session.options, nodeid=request.node.nodeid, record=session.record, progress=progress)
+    return _PytestScalingRunner(
+        session.options,
+        nodeid=request.node.nodeid,
+        record=session.record,
+        progress=progress,
+        # The marker's claims, read when the body calls the fixture: a time claim ends the timing once decided.
+        declared=lambda: request.node.stash.get(CLAIMS_KEY, None),
+    )
 
 
 # pytest --fixtures shows the fixture's docstring: the call it returns, with every argument (written once, there).

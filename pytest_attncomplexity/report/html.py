@@ -171,6 +171,8 @@ def _result_block(result: ScalingResult, max_memory: int | None, predict_n: int 
         for row in metric_rows(result)
         if row.fit and row.fit.overhead_sizes
     ]
+    if result.timing is not None and result.timing.claims:
+        notes.append(result.timing.describe())
     if result.halt is not None:
         notes.append(f"sweep ended: {result.halt.describe(result.symbol)}")
     wall = memory_wall(result, max_memory)

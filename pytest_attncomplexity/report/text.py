@@ -81,6 +81,8 @@ def _notes(result: ScalingResult, metric: str, fit: Fit) -> list[str]:
     if noisy:
         shown = ", ".join(f"{result.symbol}={p.n} ({p.relative_iqr:.0%})" for p in noisy)
         notes.append(f"{metric}: noisy points, IQR over {NOISY_IQR_RATIO:.0%} of the median: {shown}")
+    if metric == "time" and result.timing is not None and result.timing.claims:  # where claims could end it early
+        notes.append(result.timing.describe())
     if result.remeasured and metric in NOISY_METRICS:
         notes.append(f"{metric}: {remeasured_phrase(result.remeasured)} (inconclusive first)")
     return notes

@@ -15,15 +15,16 @@ import torch
 from ..core.axes import axis_symbol
 from ..core.budget import Budget
 from ..core.config import SweepConfig
-from ..core.records import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point
+from ..core.records import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, TimingRecord
 from ..core.result import ScalingResult
+from ..core.sequential import Look, TimeClaim, look
 from ..core.units import format_value
 from ..errors import BackendUnavailable, DtypeUnavailable, SweepError
 from ..measure.device import cpu_threads, device_name, memory_capacity, resolve_device
 from ..measure.guard import RamGuard
 from ..measure.kernels import pinned
 from ..measure.peak import device_peak
-from ..measure.timing import time_calls
+from ..measure.timing import Timed, time_calls
 from ..measure.timing_lock import lock_file, taking_turns
 from .calls import Call, Subject
 from .checks import check_builtin_settings, check_callables, default_label
@@ -76,6 +77,7 @@ def run_sweep(
     cap = HostCap(guard, config.threads) if device.type == "cpu" and guard.active else None
     stop: Stop | None = None
     samples: dict[int, list[float]] = {}
+    timing: TimingRecord | None = None
     try:
         for index, n in enumerate(config.sizes):
             over = budget.before(n, values.get("memory", {}))
@@ -112,7 +114,7 @@ def run_sweep(
                     name, Stage.TIMING, max(calls), total, total, f"{len(calls)} sizes, budget {config.time_budget:g} s"
                 )
             )
-            samples, time_stop = _time_sizes(config, device, measured, cap)
+            samples, timing, time_stop = _time_sizes(config, device, measured, cap)
             stop = stop or time_stop
     finally:  # also when the call raised past the sweep (a skip, Ctrl-C): the status line must not linger
         report(Progress(name, Stage.DONE, max(config.sizes), len(config.sizes), len(config.sizes)))
@@ -149,7 +151,13 @@ def run_sweep(
         if metric in config.metrics
     }
     result = ScalingResult(
-        label=name, environment=environment, points=points, halt=halt, kernels=kernels, operators=operators
+        label=name,
+        environment=environment,
+        points=points,
+        halt=halt,
+        kernels=kernels,
+        operators=operators,
+        timing=timing,
     )
     if stop is not None and stop.halt.status == FAILED:
         raise SweepError(f"{name} {stop.halt.describe(symbol)}", result) from stop.error
@@ -168,28 +176,51 @@ def _describe_size(n: int, first_call: Sequence[float], values: Mapping[str, Map
 
 def _time_sizes(
     config: SweepConfig, device: torch.device, measured: Measured, cap: HostCap | None
-) -> tuple[dict[int, list[float]], Stop | None]:
+) -> tuple[dict[int, list[float]], TimingRecord | None, Stop | None]:
+    """Time every size measured; with claims on the time exponent, stop once the samples decide them all."""
     calls = measured.calls
-    samples: dict[int, list[float]] = {}
+    timed: list[Timed] = []
+    claims = tuple(TimeClaim(expected, tol) for expected, tol in config.time_claims)
+    looks: list[Look] = []
+
+    def decided(samples: Mapping[int, Sequence[float]], rounds: int, planned: int) -> bool:
+        seen = look(samples, claims, rounds, planned)
+        if seen is not None:
+            looks.append(seen)
+        return seen is not None and seen.decided
 
     def measure() -> None:
         with cpu_threads(config.threads), pinned(config.sdpa_backend):
-            timed = time_calls(
-                calls,
-                device,
-                first_calls={n: measured.first_calls[n] for n in calls},
-                budget=config.time_budget,
-                min_rounds=config.min_rounds,
-                max_rounds=config.max_rounds,
-                seed=config.seed,
+            timed.append(
+                time_calls(
+                    calls,
+                    device,
+                    first_calls={n: measured.first_calls[n] for n in calls},
+                    budget=config.time_budget,
+                    min_rounds=config.min_rounds,
+                    max_rounds=config.max_rounds,
+                    seed=config.seed,
+                    stop=decided if claims else None,
+                )
             )
-            samples.update(timed.samples)
 
     # The calls already ran once at every N, so a failure here is rare; it is charged to the largest N. Only the
     # timing takes turns with other processes (pytest-xdist workers): memory and FLOPs are counts.
     with taking_turns(lock_file(config.timing_lock, device)):
         stop = attempt(max(calls), measure, cap)
-    return ({} if stop else samples), stop
+    if stop is not None or not timed:
+        return {}, None, stop
+    done = timed[0]
+    last = looks[-1] if done.stopped and looks else None
+    record = TimingRecord(
+        rounds=done.rounds,
+        planned=done.planned,
+        seconds=done.seconds,
+        claims=config.time_claims,
+        decided=tuple(str(outcome) for outcome in last.outcomes) if last is not None else (),
+        interval=last.interval if last is not None else None,
+    )
+    return done.samples, record, None
 
 
 def _points_of(

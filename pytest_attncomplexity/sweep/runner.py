@@ -5,11 +5,12 @@ Free of pytest so it can be used from scripts (benchmarks/) exactly as tests use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..core.axes import DEFAULT_AXIS
+from ..core.claims import Claims, check_exponents, describe_expect, parse_expect
 from ..core.config import (
     DEFAULT_MODE,
     DEFAULT_SEED,
@@ -39,11 +40,14 @@ class ScalingRunner:
         nodeid: str = "",
         record: Callable[[ScalingResult], None] | None = None,
         progress: ProgressCallback | None = None,
+        declared: Callable[[], Claims | None] | None = None,
     ) -> None:
         self.options = options or PluginOptions()
         self.nodeid = nodeid
         self._record = record
         self._progress = progress
+        # The claims the test declared before its body (the marker): its time claim also ends the timing early.
+        self._declared = declared
 
     def __call__(
         self,
@@ -72,6 +76,7 @@ class ScalingRunner:
         max_memory: int | str | None = None,
         ram_guard: float | str | bool | None = None,
         sdpa_backend: str | None = None,
+        expect: Mapping[str, float | tuple[float, float]] | None = None,
     ) -> ScalingResult:
         """Measure ``fn`` at each N of ``sizes`` and return a ScalingResult to fit and assert on.
 
@@ -111,6 +116,12 @@ class ScalingRunner:
                 torch.nn.attention.sdpa_kernel): "math", "flash", "efficient" (memory-efficient) or "cudnn";
                 default None, PyTorch chooses. A backend that cannot run the case skips the test with PyTorch's
                 reason. Whichever ran, the report names the SDPA kernel seen at each N.
+            expect: exponents the call asserts before it returns, ``{"time": (2, 0.5), "memory": 1}``: an exponent,
+                or (exponent, tol); tol defaults to 0.2. A miss raises AssertionError, a verdict too noisy to decide
+                InconclusiveExponent, as ``assert_exponent`` does. A time claim known before timing (this one, or
+                the marker's time=) ends the timing as soon as the samples decide it, instead of spending the whole
+                time budget (not when --attn-full-timing is given, a baseline is saved or time values are compared
+                with one).
 
         Out of memory at some N ends the sweep there as data (``result.halt``); an exception or NaN/Inf output
         raises SweepError, whose ``result`` keeps the points measured before it; a pinned backend that cannot run
@@ -119,9 +130,11 @@ class ScalingRunner:
         __tracebackhide__ = True  # a failing sweep points at the test's line and the user's exception
         from .run import run_sweep  # torch is imported when a sweep runs, not when pytest starts
 
+        chosen_metrics = validate_metrics(metrics)
+        bands = parse_expect(expect, chosen_metrics) if expect is not None else {}
         config = SweepConfig(
             sizes=self.options.sizes if sizes is None else validate_sizes(sizes),
-            metrics=validate_metrics(metrics),
+            metrics=chosen_metrics,
             device=self.options.device if device is None else device,
             mode=mode,
             dtype=dtype,
@@ -142,6 +155,7 @@ class ScalingRunner:
             timing_lock=self.options.timing_lock,
             sdpa_backend=validate_sdpa_backend(sdpa_backend),
             breakdown=self.options.breakdown,
+            time_claims=self._time_claims(bands, chosen_metrics),
         )
         try:
             result = run_sweep(config, fn, setup=setup, inputs=inputs, label=label, progress=self._progress)
@@ -152,7 +166,23 @@ class ScalingRunner:
 
         result.retimer = TimingRerun(config, fn, setup, inputs, label)
         self._keep(result)
+        if bands:
+            check_exponents([result], bands, describe_expect(bands))
         return result
+
+    def _time_claims(
+        self, bands: Mapping[str, tuple[float, float]], metrics: Sequence[str]
+    ) -> tuple[tuple[float, float], ...]:
+        """The claims on the time exponent known before timing: expect='s and the marker's (a pytest-benchmark
+        group's claim, param=, is checked on pytest-benchmark's timings instead); none where the session times every
+        sweep to its budget."""
+        if "time" not in metrics or self.options.timed_to_the_budget is not None:
+            return ()
+        claims = [bands["time"]] if "time" in bands else []
+        declared = self._declared() if self._declared is not None else None
+        if declared is not None and declared.param is None and "time" in declared.expected:
+            claims.append(declared.bands()["time"])
+        return tuple(dict.fromkeys(claims))
 
     def _keep(self, result: ScalingResult) -> None:
         result.nodeid = self.nodeid
@@ -184,6 +214,7 @@ class TimingRerun:
             time_budget=2 * self.config.time_budget,
             max_rounds=2 * self.config.max_rounds,
             seed=self.config.seed + 1 + result.remeasured,
+            time_claims=(),  # every sample of the larger budget: the verdict was undecided
         )
         try:
             extra = run_sweep(again, self.fn, setup=self.setup, inputs=self.inputs, label=self.label)
