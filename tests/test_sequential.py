@@ -116,3 +116,9 @@ def test_noise_alone_rarely_decides_a_claim_on_the_edge_of_its_band(true_exponen
                 decided += 1
                 break
     assert decided <= 4  # 2%: α plus the slack of 200 draws
+
+
+def test_samples_the_fit_refuses_leave_the_claim_undecided():
+    samples = _samples(2.0, 0.05, 1, random.Random(6))
+    samples[512] = [0.0] * len(samples[512])  # a CUDA event that read 0 s: no power law through it
+    assert look(samples, [TimeClaim(2, 0.5)], 1, 5) is None

@@ -35,6 +35,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .fit import FitError
 from .records import Point
 from .result import MIN_FIT_POINTS, fit_points
 from .verdict import FAIL, PASS, Outcome
@@ -97,11 +98,15 @@ def look(
     alpha: float = ALPHA,
 ) -> Look | None:
     """Decide each claim on the samples so far (seconds per call at each N), or None while they cannot be fitted:
-    a size without samples, fewer than MIN_FIT_POINTS sizes, or no size with two samples to show the noise."""
+    a size without samples, fewer than MIN_FIT_POINTS sizes, a value the fit refuses (a CUDA event that read 0 s),
+    or no size with two samples to show the noise. Timing then goes on, and the verdict sees every sample."""
     if any(not values for values in samples.values()) or len(samples) < MIN_FIT_POINTS:
         return None
     sizes = sorted(samples)
-    fit = fit_points("time", tuple((n, Point(n, tuple(samples[n])).value) for n in sizes))
+    try:
+        fit = fit_points("time", tuple((n, Point(n, tuple(samples[n])).value) for n in sizes))
+    except FitError:
+        return None
     fitted = sizes[len(fit.overhead_sizes) :]  # the sizes past a fixed per-call cost, as the verdict fits
     se = exponent_noise(fitted, samples)
     if se is None:
