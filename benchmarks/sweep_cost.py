@@ -37,7 +37,7 @@ STEPS = {  # module, function: what it is for
     (size_module, "build_call"): "build the inputs",
     (size_module, "count_flops_by_operator"): "FLOP count (1 call per N)",
     (size_module, "peak_memory_and_operators"): "memory profile (1 call per N)",
-    (size_module, "observe_kernels"): "a call to see the SDPA kernel",
+    (size_module, "observe_kernels"): "a call to see the SDPA kernel",  # checkouts from before 2026-12-06
     (run_module, "time_calls"): "timing: plan and rounds",
     (run_module, "measure_size"): "measure_size, all of it",
 }

@@ -61,14 +61,15 @@ def test_the_budget_buys_rounds_between_the_bounds(round_seconds, budget, expect
 def test_the_rounds_are_planned_again_from_the_first_round(matmul_calls):
     calls = matmul_calls
     # First calls as slow as a compilation (a second each): planned from them, a round would cost 3 s and the budget
-    # of 0.2 s would buy the fewest rounds, 1. Planned again from round 1's samples (microseconds), it buys more.
+    # of 0.2 s would buy the fewest rounds, 1. Planned again from round 1's samples (microseconds), it buys more; the
+    # samples of round 1, one call each where the new plan loops a hundred, are dropped, and a round is added.
     timed = time_calls(
         calls, torch.device("cpu"), first_calls=dict.fromkeys(calls, 1.0), budget=0.2, min_rounds=1, max_rounds=25,
         seed=0,
     )  # fmt: skip
     assert not timed.stopped
-    assert timed.rounds == timed.planned > 1
-    assert all(len(samples) >= timed.rounds for samples in timed.samples.values())
+    assert timed.rounds == timed.planned > 2
+    assert all(len(samples) >= timed.rounds - 1 for samples in timed.samples.values())
 
 
 def test_the_timing_needs_every_first_call(matmul_calls):

@@ -1,8 +1,8 @@
 """The measurers: everything that touches torch to measure, one small interface per metric, with the CPU and CUDA
 paths side by side behind it.
 
-- time: ``timing.time_calls(calls, device, budget=...)``, raw samples per N in shuffled rounds; turns with other
-  processes on a lock (``timing_lock``);
+- time: ``timing.time_calls(calls, device, first_calls=..., budget=...)``, raw samples per N in shuffled rounds
+  that a callback may stop early; turns with other processes on a lock (``timing_lock``);
 - memory: ``memory.peak_memory(call, device)``, the peak bytes above what was allocated before the call;
 - FLOPs: ``flops.count_flops(call)``;
 - which SDPA kernel ran, and a backend pinned: ``kernels``; the device, its name and threads: ``device``; a

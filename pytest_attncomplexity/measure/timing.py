@@ -146,7 +146,7 @@ def time_calls(
     cuda = device.type == "cuda"
     with torch.cuda.device(device) if cuda else contextlib.nullcontext(), _gc_paused():
         sampler: _Sampler = _CudaSampler(calls, device) if cuda else _CpuSampler(calls)
-        per_round = sampler.plan({n: first_calls[n] for n in calls})
+        per_round, _ = sampler.plan({n: first_calls[n] for n in calls})
         samples: dict[int, list[float]] = {n: [] for n in calls}
         # The sweep measured the sizes in order: the first sample must not follow the last of them.
         last = list(calls)[-1]
@@ -158,8 +158,13 @@ def time_calls(
                 samples[n].append(seconds)
             rounds += 1
             if rounds == 1:  # a first call is cold (lazy initialization, compilation): plan again from round 1
-                per_round = sampler.plan({n: statistics.median(samples[n]) for n in calls})
+                per_round, misplanned = sampler.plan({n: statistics.median(samples[n]) for n in calls})
                 planned = rounds_for_budget(sampler.round_seconds(per_round), budget, min_rounds, max_rounds)
+                # Samples taken unlike the rest are dropped: round 1 was their plan only, and the sizes it dropped get
+                # a round more (a sweep's first look waits for them).
+                for n in misplanned:
+                    samples[n].clear()
+                planned += 1 if misplanned else 0
             if stop is not None and rounds < planned and stop(samples, rounds, planned):
                 return Timed(samples, rounds, planned, time.perf_counter() - start, stopped=True)
     return Timed(samples, rounds, planned, time.perf_counter() - start, stopped=False)
@@ -168,8 +173,9 @@ def time_calls(
 class _Sampler(Protocol):
     """Takes one round's samples on a device, and plans how many samples each N gets per round."""
 
-    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
-        """Samples per round of each N, from the seconds one call takes."""
+    def plan(self, seconds: Mapping[int, float]) -> tuple[dict[int, int], set[int]]:
+        """Samples per round of each N, from the seconds one call takes; and the sizes whose samples so far were
+        taken unlike the next ones (a loop count the new plan changed)."""
 
     def round_seconds(self, per_round: Mapping[int, int]) -> float:
         """What a round of this plan costs."""
@@ -185,16 +191,19 @@ class _CpuSampler:
         self.loop_cost: dict[int, float] = {}
         self.seconds: dict[int, float] = {}
 
-    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
+    def plan(self, seconds: Mapping[int, float]) -> tuple[dict[int, int], set[int]]:
+        changed = set()
         for n, t in seconds.items():
             repeats = max(1, math.ceil(MIN_CPU_SAMPLE_S / max(t, 1e-9)))
             # A loop count within 2x of the first round's keeps that round's samples alike to the rest.
             if n not in self.repeats or not 0.5 <= repeats / self.repeats[n] <= 2:
+                if n in self.repeats:
+                    changed.add(n)
                 self.repeats[n] = repeats
                 # What the loop costs without the work, per call, so that it is not counted as the call's time.
                 self.loop_cost[n] = statistics.median(_loop_seconds(_noop, repeats) for _ in range(5)) / repeats
         self.seconds = dict(seconds)
-        return samples_per_round({n: self.repeats[n] * t for n, t in seconds.items()})
+        return samples_per_round({n: self.repeats[n] * t for n, t in seconds.items()}), changed
 
     def round_seconds(self, per_round: Mapping[int, int]) -> float:
         return sum(count * self.repeats[n] * self.seconds[n] for n, count in per_round.items())
@@ -225,9 +234,9 @@ class _CudaSampler:
         self.seconds: dict[int, float] = {}
         self.flush = _l2_flush_buffer(device)  # freed with the sampler, when the timing ends
 
-    def plan(self, seconds: Mapping[int, float]) -> dict[int, int]:
+    def plan(self, seconds: Mapping[int, float]) -> tuple[dict[int, int], set[int]]:
         self.seconds = dict(seconds)
-        return samples_per_round(seconds)
+        return samples_per_round(seconds), set()  # one call per sample: nothing is looped
 
     def round_seconds(self, per_round: Mapping[int, int]) -> float:
         return sum(count * self.seconds[n] for n, count in per_round.items())

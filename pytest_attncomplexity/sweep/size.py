@@ -79,11 +79,13 @@ def measure_size(
         call = build_call(config, device, dtype, n, subject)
         measured.calls[n] = call
         with cpu_threads(config.threads):
-            start = time.perf_counter()
             try:
+                # The profiler starts and stops outside the clock: its 1 to 2 ms would plan the first round wrong.
                 with observing_kernels() if observe_first else contextlib.nullcontext(observation) as observation:
+                    start = time.perf_counter()
                     output = call()
-                synchronize(device)
+                    synchronize(device)
+                    seconds = time.perf_counter() - start
             except Exception as error:
                 if config.sdpa_backend is not None and refused_by_backend(error):
                     raise backend_unavailable(config.sdpa_backend, subject.name, device, call, error) from error
@@ -94,8 +96,8 @@ def measure_size(
                         f"dtype={dtype} cannot run {subject.name} on {device}: {first_line(error)}"
                     ) from error
                 raise
-            first_call.append(time.perf_counter() - start)
-            measured.first_calls[n] = first_call[0]
+            first_call.append(seconds)
+            measured.first_calls[n] = seconds
             check_output(output)
             del output
             if "flops" in values:
