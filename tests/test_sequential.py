@@ -7,10 +7,18 @@ import math
 import random
 
 import pytest
+from scipy import stats
 
 from pytest_attncomplexity.core.records import Point
 from pytest_attncomplexity.core.result import fit_points
-from pytest_attncomplexity.core.sequential import TimeClaim, critical_z, exponent_noise, look
+from pytest_attncomplexity.core.sequential import (
+    TimeClaim,
+    critical_value,
+    exponent_noise,
+    look,
+    looks_at,
+    looks_before,
+)
 from pytest_attncomplexity.core.verdict import FAIL, PASS, judge
 
 SIZES = [256, 512, 1024, 2048, 4096]
@@ -76,7 +84,10 @@ def test_a_size_with_few_samples_takes_the_largest_scatter():
     samples[4096] = samples[4096][:1]
     borrowed = exponent_noise(SIZES, samples)
     assert quiet is not None and noisy_small is not None and borrowed is not None
-    assert quiet < noisy_small < borrowed
+    assert quiet[0] < noisy_small[0] < borrowed[0]
+    # The degrees of freedom of the pooled scatter: k − 1 at every size with two samples or more.
+    assert quiet[1] == sum(3 * count - 1 for count in ROUND.values())
+    assert borrowed[1] == quiet[1] - 2
 
 
 def test_the_interval_narrows_as_rounds_add_samples():
@@ -91,27 +102,42 @@ def test_the_interval_narrows_as_rounds_add_samples():
     assert widths[1] > widths[2] > widths[6]
 
 
-def test_z_is_corrected_for_every_look_the_sweep_may_take():
-    assert critical_z(1) == pytest.approx(2.576, abs=1e-3)
-    assert critical_z(5) == pytest.approx(3.090, abs=1e-3)
-    assert critical_z(25) == pytest.approx(3.540, abs=1e-3)
+def test_the_looks_double_and_the_critical_value_is_corrected_for_them():
+    assert [r for r in range(1, 26) if looks_at(r, 25)] == [1, 2, 4, 8, 16]
+    assert [r for r in range(1, 6) if looks_at(r, 5)] == [1, 2, 4]  # never after the last round: the verdict's
+    assert (looks_before(1), looks_before(5), looks_before(25)) == (1, 3, 5)
+    assert critical_value(1) == pytest.approx(2.576, abs=1e-3)  # a known scatter: the normal z
+    assert critical_value(5) == pytest.approx(3.090, abs=1e-3)
+    # An estimated one: Student's t, wider the fewer degrees of freedom it rests on.
+    assert critical_value(3, dof=18) == pytest.approx(stats.t.ppf(1 - 0.01 / 6, 18))  # 3.380
+    assert critical_value(3, dof=4) > critical_value(3, dof=18) > critical_value(3)
     with pytest.raises(ValueError, match="looks must be at least 1, got 0"):
-        critical_z(0)
+        critical_value(0)
 
 
-@pytest.mark.parametrize("true_exponent", [2.0, 1.5])
-def test_noise_alone_rarely_decides_a_claim_on_the_edge_of_its_band(true_exponent):
+@pytest.mark.parametrize(
+    ("plan", "shared"),
+    [
+        (ROUND, 0.0),  # an SDPA sweep at N=256..4096
+        ({128: 4, 256: 2, 512: 1}, 0.0),  # three sizes: the scatter rests on few samples
+        (ROUND, 0.1),  # a slow phase of the machine that hits every sample of one size in one round
+    ],
+    ids=["five-sizes", "three-sizes", "shared-noise"],
+)
+def test_noise_alone_rarely_decides_a_claim_on_the_edge_of_its_band(plan, shared):
     """The exponent sits exactly on the edge of the band: neither outcome is right, so every early decision is
-    noise deciding. Over 200 sweeps of up to 5 looks each, with the noise of a loaded CPU at small N (sd 0.15 of the
-    log), noise decides at most about α = 1% of them."""
+    noise deciding. Over 200 sweeps of 5 rounds (looks after rounds 1, 2 and 4), with the scatter of a loaded CPU at
+    small N (sd 0.15 of the log), noise decides at most about α = 1% of them."""
     rng = random.Random(5)
-    claim = TimeClaim(true_exponent + 0.5, 0.5)  # band [true, true + 1]
+    claim = TimeClaim(2.5, 0.5)  # band [2, 3]; the exponent is 2
     decided = 0
     for _ in range(200):
-        samples = _samples(true_exponent, 0.15, 5, rng)
-        for rounds in range(1, 6):
-            taken = {n: s[: ROUND[n] * rounds] for n, s in samples.items()}
-            seen = look(taken, [claim], rounds, 5)
+        samples: dict[int, list[float]] = {n: [] for n in plan}
+        for rounds in range(1, 5):
+            for n, count in plan.items():
+                phase = rng.gauss(0, shared)
+                samples[n] += [1e-9 * n**2 * math.exp(rng.gauss(0, 0.15) + phase) for _ in range(count)]
+            seen = look(samples, [claim], rounds, 5) if looks_at(rounds, 5) else None
             if seen is not None and seen.decided:
                 decided += 1
                 break
@@ -121,4 +147,6 @@ def test_noise_alone_rarely_decides_a_claim_on_the_edge_of_its_band(true_exponen
 def test_samples_the_fit_refuses_leave_the_claim_undecided():
     samples = _samples(2.0, 0.05, 1, random.Random(6))
     samples[512] = [0.0] * len(samples[512])  # a CUDA event that read 0 s: no power law through it
+    assert look(samples, [TimeClaim(2, 0.5)], 1, 5) is None
+    samples[512] = [1e-3, 0.0, 1e-3, 1e-3]  # one such sample: the value can be fitted, its log scatter cannot
     assert look(samples, [TimeClaim(2, 0.5)], 1, 5) is None

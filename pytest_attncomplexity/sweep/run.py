@@ -17,7 +17,7 @@ from ..core.budget import Budget
 from ..core.config import SweepConfig
 from ..core.records import FAILED, NOT_RUN, OUT_OF_MEMORY, SKIPPED, Environment, Halt, Point, TimingRecord
 from ..core.result import ScalingResult
-from ..core.sequential import Look, TimeClaim, look
+from ..core.sequential import Look, TimeClaim, look, looks_at
 from ..core.units import format_value
 from ..errors import BackendUnavailable, DtypeUnavailable, SweepError
 from ..measure.device import cpu_threads, device_name, memory_capacity, resolve_device
@@ -184,7 +184,12 @@ def _time_sizes(
     looks: list[Look] = []
 
     def decided(samples: Mapping[int, Sequence[float]], rounds: int, planned: int) -> bool:
-        seen = look(samples, claims, rounds, planned)
+        if not looks_at(rounds, planned):
+            return False
+        try:
+            seen = look(samples, claims, rounds, planned)
+        except Exception:  # a look is never worth a failed sweep: the timing goes on to its budget
+            return False
         if seen is not None:
             looks.append(seen)
         return seen is not None and seen.decided
