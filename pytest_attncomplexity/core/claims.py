@@ -7,6 +7,7 @@ after the body, every result the test produced is checked against every declared
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,20 +46,24 @@ class Claims:
 
 
 def parse_expect(expect: object, metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """``expect={"time": (2, 0.5), "memory": 1}`` as (expected, tol) per metric (a bare number takes the default
-    tol); ValueError naming the key or value that is wrong, or a metric that ``metrics`` does not measure."""
+    """``expect={"time": (2, 0.5), "memory": 1}`` as (expected, tol) per metric (a bare number, or a tol of None,
+    takes the default tol; a metric given None is not claimed, as with the marker); ValueError naming the key or
+    value that is wrong, or a metric that ``metrics`` does not measure."""
     if not isinstance(expect, Mapping):
         raise ValueError(f'expect must be a dict such as {{"time": (2, 0.5), "memory": 1}}, got {expect!r}')
     bands: dict[str, tuple[float, float]] = {}
     for metric, claim in expect.items():
         if metric not in METRICS:
             raise ValueError(f"expect: unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+        if claim is None:
+            continue
         if metric not in metrics:
             raise ValueError(
                 f"expect names {metric!r}, but metrics={list(metrics)!r} does not measure it; add it to metrics="
             )
         if isinstance(claim, tuple | list) and len(claim) == 2:
-            expected, tol = _number(f"expect[{metric!r}]", claim[0]), _number(f"expect[{metric!r}] tol", claim[1])
+            expected = _number(f"expect[{metric!r}]", claim[0])
+            tol = DEFAULT_TOL if claim[1] is None else _number(f"expect[{metric!r}] tol", claim[1])
         elif isinstance(claim, tuple | list):
             raise ValueError(f"expect[{metric!r}] must be an exponent or (exponent, tol), got {claim!r}")
         else:
@@ -109,7 +114,8 @@ def parse_claims(args: Sequence[object], kwargs: Mapping[str, object]) -> Claims
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # numbers.Real: numpy's scalars (np.float32(2), np.int64(1)) are numbers too
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .breakdown import BreakdownGroup, describe_group, growing_past
 from .fit import Fit, FitError
-from .records import Environment, Point
+from .records import Environment, Point, TimingRecord
 from .units import format_value
 from .verdict import Outcome, Verdict
 
@@ -30,6 +30,8 @@ class Explained(Protocol):
     def kernels(self) -> Mapping[int, tuple[str, ...]]: ...
     @property
     def remeasured(self) -> int: ...
+    @property
+    def timing(self) -> TimingRecord | None: ...
     @property
     def symbol(self) -> str: ...
     def fit(self, metric: str) -> Fit: ...
@@ -68,6 +70,9 @@ def explain(result: Explained, verdict: Verdict) -> str:
         lines += pointing_lines(result, verdict.metric, verdict.expected + verdict.tol)
     if verdict.outcome == Outcome.INCONCLUSIVE:
         lines.append(noise_summary(result, verdict.metric))
+    timing = result.timing
+    if verdict.metric == "time" and timing is not None and timing.stopped_early:  # why the samples are few
+        lines.append(timing.describe())
     lines.append(points_table(result, verdict.metric))
     return "\n".join(lines)
 
