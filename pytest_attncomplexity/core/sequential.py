@@ -33,12 +33,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
 
-from .fit import FitError
 from .records import Point
 from .result import MIN_FIT_POINTS, fit_points
 from .verdict import FAIL, PASS, Outcome
@@ -65,9 +64,6 @@ class TimeClaim:
     @property
     def band(self) -> tuple[float, float]:
         return (self.expected - self.tol, self.expected + self.tol)
-
-    def describe(self) -> str:
-        return f"{self.expected:g} ± {self.tol:g}"
 
 
 @dataclass(frozen=True)
@@ -125,17 +121,14 @@ def look(
     alpha: float = ALPHA,
 ) -> Look | None:
     """Decide each claim on the samples so far (seconds per call at each N), or None while they cannot be fitted:
-    a size without samples, fewer than MIN_FIT_POINTS sizes, a value the fit refuses (a CUDA event that read 0 s),
-    or no size with two samples to show the noise. Timing then goes on, and the verdict sees every sample."""
+    a size without samples, fewer than MIN_FIT_POINTS sizes, a sample that is not positive (a CUDA event that read
+    0 s), or no size with two samples to show the noise. Timing then goes on, and the verdict sees every sample."""
     if any(not values for values in samples.values()) or len(samples) < MIN_FIT_POINTS:
         return None
     if not all(s > 0 and math.isfinite(s) for values in samples.values() for s in values):
         return None  # a CUDA event that read 0 s: no log scatter; the verdict judges what the fit makes of it
     sizes = sorted(samples)
-    try:
-        fit = fit_points("time", tuple((n, Point(n, tuple(samples[n])).value) for n in sizes))
-    except FitError:
-        return None
+    fit = fit_points("time", tuple((n, Point(n, tuple(samples[n])).value) for n in sizes))
     fitted = sizes[len(fit.overhead_sizes) :]  # the sizes past a fixed per-call cost, as the verdict fits
     noise_of = exponent_noise(fitted, samples)
     if noise_of is None:
@@ -144,7 +137,7 @@ def look(
     t = critical_value(looks_before(planned), dof, alpha)
     noise = (fit.exponent - t * se, fit.exponent + t * se)
     seen = Look(rounds, planned, fit.exponent, fit.ci, noise, ())
-    return Look(rounds, planned, fit.exponent, fit.ci, noise, tuple(_decide(seen.interval, c) for c in claims))
+    return replace(seen, outcomes=tuple(_decide(seen.interval, claim) for claim in claims))
 
 
 def _decide(interval: tuple[float, float], claim: TimeClaim) -> Outcome | None:
