@@ -300,7 +300,7 @@ def test_the_report_lists_every_result_with_its_exponents(session):
 def test_expect_asserts_at_the_call_with_the_numbers(session, document):
     session.out.fnmatch_lines(
         [
-            "*attn_scaling(naive_attention, metrics=[[]\"memory\"[]], expect={\"memory\": (1, 0.2)}, *",
+            '*attn_scaling(naive_attention, metrics=[[]"memory"[]], expect={"memory": (1, 0.2)}, *',
             "E*AssertionError: attn_scaling(..., expect={'memory': (1, 0.2)}) failed:",
             "E*expected: memory exponent 1.* (95% CI * to *, class O(N^2)) is outside the expected 1 ± 0.2 *",
         ]
@@ -404,9 +404,22 @@ METRIC_KEYS = {
 
 def test_the_json_holds_every_result_in_the_documented_schema(session, document):
     session.out.fnmatch_lines(["attention scaling results written to out/results.json"])
-    assert set(document) == {"version", "run", "comparison", "results", "machine_info"}
+    assert set(document) == {
+        "schema",
+        "version",
+        "run",
+        "environment",
+        "commit",
+        "comparison",
+        "results",
+        "machine_info",
+    }
     assert document["comparison"] is None and all(r["comparison"] is None for r in document["results"])
-    assert document["version"] == 1 and document["machine_info"]["machine"]
+    assert document["schema"] == "pytest-attncomplexity-report" and document["version"] == 1
+    assert document["machine_info"]["machine"]
+    # Where and at which commit it measured, as a saved baseline records them (attn-scaling merge saves shards).
+    assert document["environment"]["key"].endswith("-cpu") and document["environment"]["device"] == "cpu"
+    assert document["commit"]["id"]
     assert set(document["run"]) == {"complete", "exitstatus", "started", "written", "tests_finished"}
     assert document["run"]["complete"] is True and document["run"]["exitstatus"] == 1
     for result in document["results"]:

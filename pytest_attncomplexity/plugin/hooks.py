@@ -16,8 +16,8 @@ from ..core.paths import blocking_file
 from ..core.verdict import InconclusiveExponent
 from ..errors import AttnScalingWarning
 from ..report.plot import PlotUnavailable, require_matplotlib
-from .baselines import BaselineStore, open_baseline
-from .machine import machine_info
+from .baselines import BaselineStore, keyed_environment, open_baseline
+from .machine import commit_info, machine_info
 from .session import STATE_KEY, AttnScalingSession
 from .verdicts import CLAIMS_KEY, check_after_body, record_properties
 
@@ -65,6 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
         verbosity=int(config.getoption("verbose") or 0),
         worker=worker,
         machine_info=functools.partial(machine_info, config),
+        run_environment=functools.partial(keyed_environment, options.device),
+        commit=functools.partial(commit_info, config),
         gate=gate,
         baselines=BaselineStore(config, options) if (options.save or options.autosave) and not worker else None,
     )

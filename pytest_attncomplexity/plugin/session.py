@@ -37,6 +37,8 @@ class AttnScalingSession:
     files: ReportFiles = field(init=False)
 
     machine_info: Callable[[], dict[str, Any]] | None = None  # the machine, as pytest-benchmark describes it
+    run_environment: Callable[[], dict[str, Any]] | None = None  # where it measures, with its storage key
+    commit: Callable[[], dict[str, Any]] | None = None
     gate: BaselineGate | None = None  # the baseline of --attn-scaling-compare, and how results are judged on it
     baselines: BaselineStore | None = None  # where this run's results are saved, if asked
 
@@ -44,7 +46,13 @@ class AttnScalingSession:
         if self.worker:  # the controller writes every report file, from the results the workers send it
             self.files = ReportFiles(NO_REPORT_FILES, step_summary=False)
         else:
-            self.files = ReportFiles(self.options, machine_info=self.machine_info, gate=self.gate)
+            self.files = ReportFiles(
+                self.options,
+                machine_info=self.machine_info,
+                gate=self.gate,
+                run_environment=self.run_environment,
+                commit=self.commit,
+            )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

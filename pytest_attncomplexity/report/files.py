@@ -42,6 +42,10 @@ class SessionState:
 class ReportFiles:
     options: PluginOptions
     machine_info: Callable[[], dict[str, Any]] | None = None  # the machine as pytest-benchmark describes it
+    # Where the run measures (with its storage key) and its commit, as a saved baseline records them: in the JSON,
+    # so that `attn-scaling merge` can save the JSON of shards as one baseline.
+    run_environment: Callable[[], dict[str, Any]] | None = None
+    commit: Callable[[], dict[str, Any]] | None = None
     step_summary: bool = True  # append to $GITHUB_STEP_SUMMARY at the end (a pytest-xdist worker does not)
     gate: BaselineGate | None = None  # the baseline comparison, shown in every report
     started: str = field(default_factory=lambda: _now())
@@ -50,6 +54,7 @@ class ReportFiles:
     notices: list[str] = field(default_factory=list)  # written, but without something (figures without matplotlib)
     finished_tests: int = 0
     _machine: dict[str, Any] | None = None
+    _identity: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
     _stems: dict[str, str] = field(default_factory=dict)  # figure file name of each test
     _drawn: set[str] = field(default_factory=set)  # tests whose figures are written
     _svgs: dict[str, str] = field(default_factory=dict)  # inline figure of each test, drawn when it finished
@@ -122,6 +127,13 @@ class ReportFiles:
             self._machine = self.machine_info()
         return self._machine
 
+    def identity(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Where the run measures and its commit, asked for once (the commit runs git)."""
+        if self._identity is None:
+            environment = None if self.run_environment is None else dict(self.run_environment())
+            self._identity = (environment, None if self.commit is None else dict(self.commit()))
+        return self._identity
+
     def comparison(self, state: SessionState) -> dict[str, Any] | None:
         """The baseline compared with, the changes counted, and the baseline's tests that did not run now."""
         if self.gate is None:
@@ -140,8 +152,15 @@ class ReportFiles:
             "written": _now(),
             "tests_finished": self.finished_tests,
         }
+        environment, commit = self.identity()
         document = results_document(
-            state.results, self.machine(), outcomes=state.outcomes, run=run, comparison=self.comparison(state)
+            state.results,
+            self.machine(),
+            outcomes=state.outcomes,
+            run=run,
+            comparison=self.comparison(state),
+            environment=environment,
+            commit=commit,
         )
         write_json(path, document)
 
