@@ -127,6 +127,14 @@ def test_a_result_read_back_from_its_json_is_the_same_record():
     assert again.fit("time").exponent == result.fit("time").exponent
 
 
+def test_a_record_with_a_size_measured_twice_is_refused():
+    """A sweep measures each size once; a record edited by hand to repeat one would divide by zero in the fit."""
+    document = _result(memory=[n**2 * 4.0 for n in SIZES]).to_json()
+    document["metrics"]["memory"]["sizes"][1] = document["metrics"]["memory"]["sizes"][0]
+    with pytest.raises(ValueError, match=r"memory: a size appears twice in \[256, 256, "):
+        ScalingResult.from_json(document)
+
+
 def test_the_axis_and_the_mask_round_trip_and_an_older_record_swept_n():
     env = Environment(
         "cpu", "test cpu", "2.13.0", 1, "bfloat16", "train", {"batch": 1, "heads": 8, "seq_len": 512, "kv_heads": 2},

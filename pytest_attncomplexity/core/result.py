@@ -290,6 +290,9 @@ class ScalingResult:
                 Point(int(n), tuple(samples)) for n, samples in zip(entry["sizes"], entry["samples"], strict=True)
             ]
             excluded = [Point(int(e["n"]), (), e["status"], str(e.get("reason", ""))) for e in entry["excluded"]]
+            sizes = [p.n for p in measured + excluded]
+            if len(set(sizes)) != len(sizes):  # a sweep measures each size once: a record that says otherwise is bad
+                raise ValueError(f"{metric}: a size appears twice in {sorted(sizes)}")
             points[str(metric)] = tuple(sorted(measured + excluded, key=lambda p: p.n))
         halt = data.get("halt")
         result = cls(
