@@ -187,21 +187,10 @@ class ReportFiles:
     def _write_html(self, state: SessionState, path: str, *, complete: bool) -> None:
         from .html import render_html
 
-        by_test = results_by_test(state.results)
         if self._plot_note is None:
-            try:
-                require_matplotlib("drawing the figures of --attn-scaling-html")
-                self._plot_note = ""
-            except PlotUnavailable as error:
-                self._plot_note = str(error)
+            self._plot_note = figures_missing("drawing the figures of --attn-scaling-html")
         if not self._plot_note:
-            from .plot import svg_text
-
-            for index, (nodeid, group) in enumerate(by_test.items()):
-                if nodeid not in self._svgs:  # each test's figure is drawn when it finishes, not at every write
-                    # Ids prefixed by the test's place in the page, so that no two figures share one.
-                    outcome = state.outcomes.get(nodeid, "")
-                    self._svgs[nodeid] = svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=outcome)
+            draw_figures(state.results, state.outcomes, self._svgs)
         run_note = (
             ""
             if complete
@@ -227,6 +216,26 @@ class ReportFiles:
             with open(path, "a", encoding="utf-8") as summary:
                 summary.write(render_markdown(state.results, state.outcomes, self.comparison(state)))
         return ""
+
+
+def figures_missing(purpose: str) -> str:
+    """Why an HTML page has no figures (matplotlib is not installed), or "" when it can have them."""
+    try:
+        require_matplotlib(purpose)
+    except PlotUnavailable as error:
+        return str(error)
+    return ""
+
+
+def draw_figures(results: Sequence[ScalingResult], outcomes: Mapping[str, str], drawn: dict[str, str]) -> None:
+    """The inline figure of each test not in ``drawn`` yet, added to it: a test's figure is drawn once, when it
+    finished, not at every write of the page."""
+    from .plot import svg_text
+
+    for index, (nodeid, group) in enumerate(results_by_test(results).items()):
+        if nodeid not in drawn:
+            # Ids prefixed by the test's place in the page, so that no two figures share one.
+            drawn[nodeid] = svg_text(group, nodeid, id_prefix=f"t{index}-", outcome=outcomes.get(nodeid, ""))
 
 
 def _now() -> str:
