@@ -36,6 +36,29 @@ def test_noisy_claim():
     ScalingResult("attn", env, {"time": points}).assert_exponent("time", 2, tol=0.2)
 """
 
+# An inner test file of causal SDPA that, with EXPLICIT_MASK set, builds an N×N float mask inside the call instead:
+# the memory-exponent regression (1 -> 1.8 at N=256..2048) that baselines and their history exist to catch.
+CAUSAL_OR_MASK = """
+import os
+
+import torch
+import torch.nn.functional as F
+
+SIZES = [256, 512, 1024, 2048]
+
+
+def causal(q, k, v):
+    if os.environ.get("EXPLICIT_MASK"):  # the regression: an N×N float mask built inside the call
+        n = q.shape[-2]
+        mask = torch.full((n, n), float("-inf")).triu(1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def test_causal(attn_scaling):
+    attn_scaling(causal, sizes=SIZES, metrics=["memory", "flops"])
+"""
+
 
 @dataclass(frozen=True)
 class InnerSession:

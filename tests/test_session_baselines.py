@@ -11,28 +11,7 @@ import pytest
 
 from pytest_attncomplexity.gate.storage import saved_baselines
 
-from .inner import InnerSession, run_inner_session
-
-CAUSAL = """
-import os
-
-import torch
-import torch.nn.functional as F
-
-SIZES = [256, 512, 1024, 2048]
-
-
-def causal(q, k, v):
-    if os.environ.get("EXPLICIT_MASK"):  # the regression: an N×N float mask built inside the call
-        n = q.shape[-2]
-        mask = torch.full((n, n), float("-inf")).triu(1)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-
-
-def test_causal(attn_scaling):
-    attn_scaling(causal, sizes=SIZES, metrics=["memory", "flops"])
-"""
+from .inner import CAUSAL_OR_MASK, InnerSession, run_inner_session
 
 REMOVED_LATER = """
 from pytest_attncomplexity import sdpa_attention
@@ -93,7 +72,7 @@ BENCHMARK_FAST = ("--benchmark-max-time=0.05", "--benchmark-min-rounds=7")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InnerSession]:
     path = tmp_path_factory.mktemp("baselines")
     files = {
-        "test_causal.py": CAUSAL,
+        "test_causal.py": CAUSAL_OR_MASK,
         "test_removed.py": REMOVED_LATER,
         "test_bench.py": BENCHMARK_GROUP,
         "test_undecided.py": UNDECIDED,
