@@ -141,13 +141,11 @@ def read_history(
         except OSError as error:  # one machine's folder that cannot be listed: the others still count
             skipped.append(SkippedFile(folder, f"cannot be read: {error.strerror or error}"))
             continue
-        for path in paths:
+        for path in paths if last is None else paths[-last:]:  # only the files shown are read
             try:
                 runs.append(load_baseline(path))
             except BaselineError as error:
                 skipped.append(SkippedFile(path, str(error)))
-        if last is not None:
-            runs = runs[-last:]
         if runs:
             machines.append(MachineHistory(folder.name, tuple(runs), _series(runs, tuple(rules), test, metric)))
     skipped += _misnamed(storage)
