@@ -265,3 +265,15 @@ def test_the_merged_exit_status_is_the_worst_that_ran(tmp_path, statuses, merged
         path.write_text(json.dumps(document))
         paths.append(path)
     assert merge_runs([load_run(path) for path in paths]).run_document()["exitstatus"] == merged
+
+
+def test_an_output_that_cannot_be_written_fails_the_command_and_says_which(tmp_path, capsys):
+    first = _report(tmp_path / "first.json", RESULTS)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    html = tmp_path / "merged.html"
+    code = main(["merge", str(first), "--json", str(blocker / "out.json"), "--html", str(html), "--quiet"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert f"could not write {blocker / 'out.json'}: " in captured.err and "Traceback" not in captured.err
+    assert f"merged HTML report written to {html}" in captured.out and html.exists()  # the other output is written

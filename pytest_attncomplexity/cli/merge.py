@@ -48,16 +48,13 @@ def run_merge(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     problems = []
-    for flag, target, write in (
-        ("--json", args.json, _write_json),
-        ("--html", args.html, _write_html),
-    ):
+    for target, what, write in ((args.json, "results", _write_json), (args.html, "HTML report", _write_html)):
         if target is not None:
             try:
                 write(merged, target)
-                print(f"merged {'results' if flag == '--json' else 'HTML report'} written to {target}")
-            except OSError as error:
-                problems.append(f"could not write {target}: {error.strerror or error}")
+                print(f"merged {what} written to {target}")
+            except Exception as error:  # as a session's report files: told, and the command fails, no traceback
+                problems.append(f"could not write {target}: {type(error).__name__}: {error}")
     if args.save is not None:
         try:
             storage = args.storage if args.storage is not None else find_storage(Path.cwd())
