@@ -47,12 +47,15 @@ class SavedRun:
     comparison: Mapping[str, Any] | None = None  # the baseline a report's run was compared with
 
     @property
+    def ended(self) -> bool:
+        """Written when its session ended (a report left by a killed run says it was not); a baseline always was."""
+        return self.kind == "baseline" or bool(self.run.get("complete"))
+
+    @property
     def complete(self) -> bool:
-        """A baseline, or a report of a session that ended (not killed) and was not interrupted (Ctrl-C, a CI
-        timeout's SIGINT: exit status 2, written as complete), nor ended by an internal or usage error."""
-        if self.kind == "baseline":
-            return True
-        return bool(self.run.get("complete")) and self.run.get("exitstatus") not in UNFINISHED_STATUSES
+        """Ended, and not interrupted (Ctrl-C, a CI timeout's SIGINT: exit status 2, written at the end all the
+        same) nor ended by an internal or usage error."""
+        return self.ended and self.run.get("exitstatus") not in UNFINISHED_STATUSES
 
     @property
     def tests(self) -> set[str]:
@@ -159,7 +162,7 @@ class MergedRun:
         started = sorted(str(s.run["started"]) for s in self.shards if s.run.get("started"))
         return {
             # As a session's file says it: written at the end (an interrupted one too, its exit status says so).
-            "complete": all(s.kind == "baseline" or bool(s.run.get("complete")) for s in self.shards),
+            "complete": all(shard.ended for shard in self.shards),
             "exitstatus": _merged_status(statuses),
             "started": started[0] if started else None,
             "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
