@@ -11,7 +11,6 @@ ShardError naming the files, never a report that mixes two runs.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 from ..core.document import FORMAT_VERSION, REPORT_SCHEMA
 from ..core.nodeids import plain_nodeid
 from ..core.result import ScalingResult
-from .storage import SCHEMA, SCHEMA_VERSION, commit_phrase
+from .storage import SCHEMA, SCHEMA_VERSION, commit_phrase, read_json
 
 # pytest's exit statuses of a session that did not run its tests through: interrupted, internal error, usage error.
 UNFINISHED_STATUSES = (2, 3, 4)
@@ -64,12 +63,7 @@ class SavedRun:
 
 def load_run(path: Path) -> SavedRun:
     """Read an ``--attn-scaling-json`` report or a saved baseline; ShardError naming the file for anything else."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ShardError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ShardError(f"{str(path)!r} is not valid JSON ({error}): a truncated or corrupt file") from None
+    document = read_json(path, ShardError, repr(str(path)))
     schema = document.get("schema") if isinstance(document, dict) else None
     if schema not in (REPORT_SCHEMA, SCHEMA):
         hint = (

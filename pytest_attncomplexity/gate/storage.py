@@ -209,17 +209,19 @@ def _names(path: Path, wanted: str) -> bool:
     return wanted in (path.stem, match["name"])
 
 
+def read_json(path: Path, error_type: type[ValueError], described: str, advice: str = "") -> Any:
+    """The JSON in ``path``; ``error_type`` naming it as ``described`` when it cannot be read or is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise error_type(f"cannot read {described}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise error_type(f"{described} is not valid JSON ({error}): a truncated or corrupt file{advice}") from None
+
+
 def load_baseline(path: Path) -> Baseline:
     """Read and check one baseline; BaselineError naming the file for anything that is not one."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise BaselineError(f"cannot read baseline {str(path)!r}: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BaselineError(
-            f"baseline {str(path)!r} is not valid JSON ({error}): a truncated or corrupt file; delete it or name "
-            "another baseline"
-        ) from None
+    document = read_json(path, BaselineError, f"baseline {str(path)!r}", "; delete it or name another baseline")
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise BaselineError(f'{str(path)!r} is not a pytest-attncomplexity baseline (no "schema": "{SCHEMA}")')
     if document.get("version") != SCHEMA_VERSION:
