@@ -34,7 +34,7 @@ import os
 
 import pytest
 
-REPEAT = 4 if os.environ.get("EXPLICIT_MASK") else 1  # 4x slower in the regressed run
+REPEAT = 16 if os.environ.get("EXPLICIT_MASK") else 1  # 16x slower in the regressed run
 
 
 def work(n):
@@ -64,7 +64,9 @@ def test_undecided_body(attn_scaling):
         raise InconclusiveExponent("the body's own claim stayed undecided")
 """
 
-GATE = "--attn-scaling-compare-fail=exponent:0.3,memory-value:50%,time-value:50%"
+# Time is gated far above this shared machine's drift (one point of an unchanged run has read 1.75x slower):
+# the sessions check the mechanics, benchmarks/compare_reliability.py measures how often the gate cries wolf.
+GATE = "--attn-scaling-compare-fail=exponent:0.3,time:1,memory-value:50%,time-value:300%"
 BENCHMARK_FAST = ("--benchmark-max-time=0.05", "--benchmark-min-rounds=7")
 
 
@@ -143,12 +145,12 @@ def test_unchanged_code_passes_the_comparison_and_every_report_shows_it(runs):
         [
             "*= attention scaling: baseline comparison =*",
             "compared with baseline 0001_main (saved *)",
-            "rules: exponent:0.3, memory-value:50%, time-value:50%",
+            "rules: exponent:0.3, time:1, memory-value:50%, time-value:300%",
             "test_added.py::test_added_later [sdpa_attention]",
             "  not in baseline 0001_main: nothing to compare with",
             "test_bench.py::test_loop [test_loop]",
-            "  time exponent * -> *: unchanged (exponent:0.3)",
-            "  time at N=2048: * -> * (x*, p = *): unchanged (time-value:50%)",
+            "  time exponent * -> *: unchanged (time:1)",
+            "  time at N=2048: * -> * (x*, p = *): unchanged (time-value:300%)",
             "test_causal.py::test_causal [causal]",
             "  memory exponent * -> *, +0.000 over N=256..2048: unchanged (exponent:0.3)",
             "  flops exponent 2.000 * -> 2.000 *: unchanged (exponent:0.3)",
@@ -211,7 +213,7 @@ def test_a_regression_fails_the_test_even_when_its_body_was_undecided(runs):
     )
 
 
-def test_a_benchmark_group_4x_slower_fails_its_last_member(runs):
+def test_a_benchmark_group_16x_slower_fails_its_last_member(runs):
     masked = runs["masked"]
     outcomes = masked.outcomes()
     assert [outcomes[f"test_bench.py::test_loop[{n}]"] for n in (256, 512, 1024, 2048)] == ["passed"] * 3 + ["failed"]
@@ -220,7 +222,7 @@ def test_a_benchmark_group_4x_slower_fails_its_last_member(runs):
             "*_ test_loop[[]2048[]] _*",
             "regressed against baseline 0001_main (saved *):",
             "",
-            "test_loop: time at N=2048: * -> * (x[3-5].*, p = *): regressed (time-value:50%)",
+            "test_loop: time at N=2048: * -> * (x*, p = *): regressed (time-value:300%)",
         ]
     )
 
